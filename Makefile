@@ -1,0 +1,48 @@
+# a2c-cli developer commands. `make help` lists them.
+SHELL := /bin/bash
+VENV ?= .venv
+PYTHON ?= python3
+PY := $(VENV)/bin/python
+# The torch requirement installed first. The default pins the release we test with; on
+# Linux, PyPI's torch wheel is a CUDA build. For a CPU-only machine use e.g.
+#   make install TORCH="torch --index-url https://download.pytorch.org/whl/cpu"
+TORCH ?= torch==2.13.0
+STAMP := $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+
+help: ## list the targets
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q "$(TORCH)"
+	$(PY) -m pip install -q -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP) ## create .venv and install a2c-cli (editable) with dev tools
+
+train: install ## install, then train LunarLander-v3 (discrete) with the default settings
+	$(VENV)/bin/a2c-train env=lunar_discrete num_envs=8
+
+test: install ## fast test suite (real envs, real training runs, a few minutes)
+	$(PY) -m pytest -q
+
+test-full: install ## everything, including the slow LunarLander solve checks
+	$(PY) -m pytest -q -m "slow or not slow"
+
+bench: install ## env steps/s: env alone, our training loop, Stable-Baselines3's A2C
+	$(PY) benchmarks/bench_sps.py
+
+lint: install ## ruff
+	$(VENV)/bin/ruff check a2c_cli tests benchmarks
+
+tensorboard: install ## TensorBoard over every run in outputs/
+	$(VENV)/bin/tensorboard --logdir outputs
+
+clean: ## remove caches and build files (keeps .venv and outputs/)
+	rm -rf build dist *.egg-info .pytest_cache .ruff_cache
+	find . -name __pycache__ -not -path "./$(VENV)/*" -exec rm -rf {} +
+
+.PHONY: help install train test test-full bench lint tensorboard clean

@@ -1,0 +1,59 @@
+"""Checkpoint files: written atomically, read with ``weights_only=True``.
+
+A checkpoint holds only tensors, numbers, strings, lists and dicts, so it loads with
+PyTorch's safe unpickler: opening a checkpoint someone sent you cannot run code.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Dict
+
+import numpy as np
+import torch
+
+from a2c_cli.normalization import RunningMeanStd
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that is missing, unreadable or not one of ours."""
+
+
+def rms_to_tensors(rms: RunningMeanStd) -> Dict[str, torch.Tensor]:
+    return {k: torch.as_tensor(v, dtype=torch.float64) for k, v in rms.state_dict().items()}
+
+
+def rms_from_tensors(rms: RunningMeanStd, state: Dict[str, torch.Tensor]) -> None:
+    rms.load_state_dict({k: np.asarray(v.numpy()) for k, v in state.items()})
+
+
+def save_checkpoint(path: Path, payload: Dict[str, Any]) -> None:
+    """Write ``payload`` to ``path`` via a temp file and rename: a crash mid-write never
+    leaves a half-written file under the final name."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(payload, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def load_checkpoint(path: Path) -> Dict[str, Any]:
+    """Load a checkpoint safely; :class:`CheckpointError` with one line if it is bad."""
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {path} does not exist.")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many types for truncated/corrupt files
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CheckpointError(f"checkpoint {path} cannot be read ({first}).") from exc
+    if not isinstance(payload, dict) or "model" not in payload or "config" not in payload:
+        raise CheckpointError(f"{path} is not an a2c-cli checkpoint (no model/config).")
+    return payload

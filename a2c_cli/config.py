@@ -1,0 +1,111 @@
+"""Structured config schema: the types and defaults behind every YAML file in ``conf/``.
+
+Hydra merges the YAML files onto these dataclasses, so an unknown key or a value of the
+wrong type fails at compose time. Value ranges and choices are checked by
+:mod:`a2c_cli.validation` before any environment or file is touched.
+
+This module must stay light (no torch, no gymnasium): ``a2c-train --help`` imports it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional
+
+from omegaconf import MISSING
+
+
+@dataclass
+class EnvConfig:
+    """Which gymnasium environment to train on."""
+
+    id: str = MISSING
+    #: Keyword arguments passed to ``gymnasium.make`` (e.g. LunarLander's wind options).
+    kwargs: Dict[str, Any] = field(default_factory=dict)
+    #: Return that counts as "solved"; null = the env's gymnasium ``reward_threshold``.
+    target_return: Optional[float] = None
+    #: Override the env's registered time limit; null = keep it.
+    max_episode_steps: Optional[int] = None
+
+
+@dataclass
+class NetworkConfig:
+    """Actor-critic MLP: a shared trunk, then separate actor and critic heads.
+
+    ``shared: []`` gives fully separate actor and critic networks.
+    """
+
+    shared: List[int] = field(default_factory=lambda: [64, 64])
+    actor: List[int] = field(default_factory=lambda: [32])
+    critic: List[int] = field(default_factory=lambda: [32])
+    activation: str = "silu"  # silu | relu | tanh | elu | gelu
+    layer_norm: bool = True
+    dropout: float = 0.0
+    ortho_init: bool = True
+    #: Initial log standard deviation of the Gaussian policy (continuous actions only).
+    log_std_init: float = 0.0
+
+
+@dataclass
+class AlgoConfig:
+    """A2C hyperparameters (names as in Stable-Baselines3)."""
+
+    n_steps: int = 5
+    gamma: float = 0.99
+    #: GAE lambda; 1.0 gives the plain n-step return of the original A2C.
+    gae_lambda: float = 1.0
+    lr: float = 5e-4
+    lr_schedule: str = "constant"  # constant | linear (to 0 at the end of training)
+    optimizer: str = "adam"  # adam | rmsprop
+    optimizer_eps: float = 1e-5
+    vf_coef: float = 0.5
+    ent_coef: float = 0.0
+    max_grad_norm: float = 0.5
+    normalize_advantage: bool = True
+    #: Running mean/std observation normalisation (frozen during evaluation).
+    normalize_obs: bool = False
+    obs_clip: float = 10.0
+    #: Divide rewards by the running std of the discounted return (as SB3's VecNormalize).
+    scale_reward: bool = False
+    reward_clip: float = 10.0
+
+
+@dataclass
+class EvalConfig:
+    """Deterministic evaluation on separate environment instances."""
+
+    every_steps: int = 100_000  # 0 disables periodic evaluation
+    episodes: int = 10
+    final_episodes: int = 100
+    num_envs: int = 8
+    deterministic: bool = True
+
+
+@dataclass
+class Config:
+    """The whole run: what ``a2c-train`` composes from ``conf/``."""
+
+    env: EnvConfig = field(default_factory=EnvConfig)
+    network: NetworkConfig = field(default_factory=NetworkConfig)
+    algo: AlgoConfig = field(default_factory=AlgoConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    seed: int = 0
+    device: str = "auto"  # auto | cpu | cuda (auto = cuda when available)
+    num_envs: int = 8
+    total_timesteps: int = 1_000_000
+    vec_env: str = "sync"  # sync | async
+    #: torch intra-op threads; 0 = leave torch's default.
+    torch_threads: int = 1
+    #: Console output: auto (bar on a terminal, plain lines otherwise) | bar | plain | none.
+    progress: str = "auto"
+    #: Seconds between plain progress lines (CI, Slurm, multirun).
+    log_interval_s: float = 30.0
+    #: Env steps between training-loss scalars in TensorBoard (averaged over the interval).
+    log_every_steps: int = 2_000
+
+
+def register_configs() -> None:
+    """Register the schema with Hydra's ConfigStore (``defaults: [base_config, ...]``)."""
+    from hydra.core.config_store import ConfigStore
+
+    ConfigStore.instance().store(name="base_config", node=Config)

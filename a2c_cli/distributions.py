@@ -1,0 +1,65 @@
+"""Action distributions as plain tensor functions.
+
+Equivalent to ``torch.distributions.Categorical`` and an independent ``Normal`` summed over
+action dimensions (tests check both), without building distribution objects on every
+environment step, which costs more than the small network itself.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Protocol, Tuple
+
+import torch
+from torch import Tensor
+
+_HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
+
+
+class ActionDistribution(Protocol):
+    """What the actor-critic needs from a policy head's distribution."""
+
+    def sample(self, params: Tensor) -> Tensor: ...
+
+    def mode(self, params: Tensor) -> Tensor: ...
+
+    def log_prob_entropy(self, params: Tensor, actions: Tensor) -> Tuple[Tensor, Tensor]: ...
+
+
+class Categorical:
+    """Discrete actions; ``params`` are unnormalised logits of shape (batch, n)."""
+
+    def sample(self, logits: Tensor) -> Tensor:
+        return torch.multinomial(torch.softmax(logits, dim=-1), 1).squeeze(-1)
+
+    def mode(self, logits: Tensor) -> Tensor:
+        return logits.argmax(dim=-1)
+
+    def log_prob_entropy(self, logits: Tensor, actions: Tensor) -> Tuple[Tensor, Tensor]:
+        log_p = torch.log_softmax(logits, dim=-1)
+        log_prob = log_p.gather(-1, actions.long().unsqueeze(-1)).squeeze(-1)
+        entropy = -(log_p.exp() * log_p).sum(-1)
+        return log_prob, entropy
+
+
+class DiagGaussian:
+    """Continuous actions; ``params`` are means (batch, d), with a state-independent log-std.
+
+    Samples are unclipped: the log-probability is that of the sample itself; only the
+    copy sent to the environment is clipped to the action bounds.
+    """
+
+    def __init__(self, log_std: Tensor) -> None:
+        self.log_std = log_std
+
+    def sample(self, mean: Tensor) -> Tensor:
+        return mean + self.log_std.exp() * torch.randn_like(mean)
+
+    def mode(self, mean: Tensor) -> Tensor:
+        return mean
+
+    def log_prob_entropy(self, mean: Tensor, actions: Tensor) -> Tuple[Tensor, Tensor]:
+        z = (actions - mean) * torch.exp(-self.log_std)
+        log_prob = (-0.5 * z.pow(2) - self.log_std - _HALF_LOG_2PI).sum(-1)
+        entropy = (0.5 + _HALF_LOG_2PI + self.log_std).sum(-1).expand(mean.shape[0])
+        return log_prob, entropy

@@ -1,0 +1,91 @@
+"""Building gymnasium vector environments.
+
+Autoreset mode: we use ``AutoresetMode.SAME_STEP``. When a sub-environment's episode ends,
+the step that ended it already returns the first observation of the next episode, and the
+true last observation is in ``info["final_obs"]``. So every step we store is a real
+transition (no NEXT_STEP "reset" step with a dummy reward to mask out), and a time-limit
+truncation can bootstrap from the value of the true final observation.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any, Callable, Optional
+
+import gymnasium as gym
+import numpy as np
+from gymnasium.vector import AsyncVectorEnv, AutoresetMode, SyncVectorEnv
+
+from a2c_cli.config import EnvConfig
+
+# Rendering through pygame must work without a display (CI, Slurm nodes).
+os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+
+
+class UnsupportedEnvError(ValueError):
+    """The environment's spaces are not ones this A2C supports."""
+
+
+@dataclass(frozen=True)
+class EnvSpaces:
+    """What the learner needs to know about an environment."""
+
+    obs_dim: int
+    discrete: bool
+    #: Number of discrete actions, or the dimension of a continuous action.
+    action_dim: int
+    action_low: Optional[np.ndarray]
+    action_high: Optional[np.ndarray]
+
+
+def make_env_fn(env_cfg: EnvConfig, render_mode: Optional[str] = None) -> Callable[[], gym.Env]:
+    """A zero-argument constructor for one sub-environment."""
+
+    def thunk() -> gym.Env:
+        kwargs: dict[str, Any] = dict(env_cfg.kwargs)
+        if env_cfg.max_episode_steps is not None:
+            kwargs["max_episode_steps"] = env_cfg.max_episode_steps
+        if render_mode is not None:
+            kwargs["render_mode"] = render_mode
+        return gym.make(env_cfg.id, **kwargs)
+
+    return thunk
+
+
+def make_vector_env(env_cfg: EnvConfig, num_envs: int, kind: str = "sync") -> gym.vector.VectorEnv:
+    """``num_envs`` copies of the env in a Sync/AsyncVectorEnv with SAME_STEP autoreset."""
+    fns = [make_env_fn(env_cfg) for _ in range(num_envs)]
+    cls = AsyncVectorEnv if kind == "async" else SyncVectorEnv
+    return cls(fns, autoreset_mode=AutoresetMode.SAME_STEP)
+
+
+def describe_spaces(obs_space: gym.Space, action_space: gym.Space) -> EnvSpaces:
+    """Check the single-env spaces are supported and summarise them."""
+    if not isinstance(obs_space, gym.spaces.Box) or len(obs_space.shape) != 1:
+        raise UnsupportedEnvError(
+            f"observation space {obs_space} is not supported: a2c-cli needs a flat Box "
+            "observation (wrap the env, e.g. FlattenObservation)."
+        )
+    if isinstance(action_space, gym.spaces.Discrete):
+        return EnvSpaces(int(obs_space.shape[0]), True, int(action_space.n), None, None)
+    if isinstance(action_space, gym.spaces.Box) and len(action_space.shape) == 1:
+        return EnvSpaces(
+            int(obs_space.shape[0]),
+            False,
+            int(action_space.shape[0]),
+            action_space.low.astype(np.float32),
+            action_space.high.astype(np.float32),
+        )
+    raise UnsupportedEnvError(
+        f"action space {action_space} is not supported: a2c-cli handles Discrete and "
+        "flat Box actions."
+    )
+
+
+def target_return(env_cfg: EnvConfig) -> Optional[float]:
+    """The configured target, else the env's registered ``reward_threshold``."""
+    if env_cfg.target_return is not None:
+        return float(env_cfg.target_return)
+    threshold = gym.spec(env_cfg.id).reward_threshold
+    return None if threshold is None else float(threshold)

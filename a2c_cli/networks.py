@@ -1,0 +1,87 @@
+"""The actor-critic network: shared MLP trunk, then an actor head and a critic head."""
+
+from __future__ import annotations
+
+import math
+from typing import List, Sequence, Tuple
+
+import torch
+from torch import Tensor, nn
+
+from a2c_cli.config import NetworkConfig
+from a2c_cli.distributions import ActionDistribution, Categorical, DiagGaussian
+from a2c_cli.envs import EnvSpaces
+
+ACTIVATIONS = {"silu": nn.SiLU, "relu": nn.ReLU, "tanh": nn.Tanh, "elu": nn.ELU, "gelu": nn.GELU}
+
+
+def mlp(in_dim: int, sizes: Sequence[int], cfg: NetworkConfig) -> Tuple[nn.Sequential, int]:
+    """Linear -> [LayerNorm] -> activation -> [Dropout] per hidden size; returns (net, out_dim)."""
+    layers: List[nn.Module] = []
+    for size in sizes:
+        layers.append(nn.Linear(in_dim, size))
+        if cfg.layer_norm:
+            layers.append(nn.LayerNorm(size))
+        layers.append(ACTIVATIONS[cfg.activation]())
+        if cfg.dropout > 0:
+            layers.append(nn.Dropout(cfg.dropout))
+        in_dim = size
+    return nn.Sequential(*layers), in_dim
+
+
+def _orthogonal_(module: nn.Module, gain: float) -> None:
+    for m in module.modules():
+        if isinstance(m, nn.Linear):
+            nn.init.orthogonal_(m.weight, gain)
+            nn.init.zeros_(m.bias)
+
+
+class ActorCritic(nn.Module):
+    """Policy and value function in one module.
+
+    ``forward`` returns the distribution parameters (logits or Gaussian means) and V(s);
+    :attr:`dist` turns parameters into samples, modes, log-probs and entropies.
+    """
+
+    def __init__(self, spaces: EnvSpaces, cfg: NetworkConfig) -> None:
+        super().__init__()
+        self.discrete = spaces.discrete
+        self.trunk, trunk_dim = mlp(spaces.obs_dim, cfg.shared, cfg)
+        self.actor_body, actor_dim = mlp(trunk_dim, cfg.actor, cfg)
+        self.critic_body, critic_dim = mlp(trunk_dim, cfg.critic, cfg)
+        self.policy_out = nn.Linear(actor_dim, spaces.action_dim)
+        self.value_out = nn.Linear(critic_dim, 1)
+        if cfg.ortho_init:
+            # Gains from the A2C/PPO implementation details (SB3, CleanRL).
+            for body in (self.trunk, self.actor_body, self.critic_body):
+                _orthogonal_(body, math.sqrt(2))
+            _orthogonal_(self.policy_out, 0.01)
+            _orthogonal_(self.value_out, 1.0)
+        self.dist: ActionDistribution
+        if self.discrete:
+            self.dist = Categorical()
+        else:
+            self.log_std = nn.Parameter(torch.full((spaces.action_dim,), cfg.log_std_init))
+            self.dist = DiagGaussian(self.log_std)
+
+    def forward(self, obs: Tensor) -> Tuple[Tensor, Tensor]:
+        """Distribution parameters (batch, action_dim) and values (batch,)."""
+        h = self.trunk(obs)
+        params = self.policy_out(self.actor_body(h))
+        value = self.value_out(self.critic_body(h)).squeeze(-1)
+        return params, value
+
+    def act(self, obs: Tensor, deterministic: bool = False) -> Tensor:
+        """Sampled (or, deterministic, most likely / mean) actions; unclipped."""
+        h = self.trunk(obs)
+        params = self.policy_out(self.actor_body(h))
+        return self.dist.mode(params) if deterministic else self.dist.sample(params)
+
+    def get_value(self, obs: Tensor) -> Tensor:
+        return self.value_out(self.critic_body(self.trunk(obs))).squeeze(-1)
+
+    def evaluate(self, obs: Tensor, actions: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
+        """Log-probabilities of ``actions``, policy entropies and values for ``obs``."""
+        params, value = self(obs)
+        log_prob, entropy = self.dist.log_prob_entropy(params, actions)
+        return log_prob, entropy, value

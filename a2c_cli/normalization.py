@@ -1,0 +1,86 @@
+"""Running statistics for observation normalisation and reward scaling (NumPy, host side)."""
+
+from __future__ import annotations
+
+from typing import Dict
+
+import numpy as np
+
+
+class RunningMeanStd:
+    """Mean and variance of a stream of batches (parallel Welford / Chan et al. update)."""
+
+    def __init__(self, shape: tuple[int, ...] = (), epsilon: float = 1e-4) -> None:
+        self.mean = np.zeros(shape, np.float64)
+        self.var = np.ones(shape, np.float64)
+        self.count = epsilon
+
+    def update(self, batch: np.ndarray) -> None:
+        """Fold a batch (first axis = samples) into the statistics."""
+        b_mean = batch.mean(axis=0)
+        b_var = batch.var(axis=0)
+        b_count = batch.shape[0]
+        delta = b_mean - self.mean
+        total = self.count + b_count
+        self.mean = self.mean + delta * b_count / total
+        m2 = self.var * self.count + b_var * b_count + delta**2 * self.count * b_count / total
+        self.var = m2 / total
+        self.count = total
+
+    def state_dict(self) -> Dict[str, np.ndarray]:
+        return {"mean": self.mean.copy(), "var": self.var.copy(), "count": np.array(self.count)}
+
+    def load_state_dict(self, state: Dict[str, np.ndarray]) -> None:
+        self.mean = np.asarray(state["mean"], np.float64).copy()
+        self.var = np.asarray(state["var"], np.float64).copy()
+        self.count = float(state["count"])
+
+
+class ObsNormalizer:
+    """``clip((obs - mean) / std)`` with running statistics; identity when disabled.
+
+    Statistics are updated only through :meth:`update` (training); evaluation calls
+    :meth:`normalize` alone, so the statistics stay frozen there.
+    """
+
+    def __init__(self, obs_dim: int, enabled: bool, clip: float = 10.0, eps: float = 1e-8) -> None:
+        self.enabled = enabled
+        self.clip = clip
+        self.eps = eps
+        self.rms = RunningMeanStd((obs_dim,))
+
+    def update(self, obs: np.ndarray) -> None:
+        if self.enabled:
+            self.rms.update(obs)
+
+    def normalize(self, obs: np.ndarray) -> np.ndarray:
+        if not self.enabled:
+            return obs.astype(np.float32, copy=False)
+        out = (obs - self.rms.mean) / np.sqrt(self.rms.var + self.eps)
+        return np.clip(out, -self.clip, self.clip).astype(np.float32)
+
+
+class RewardScaler:
+    """Divide rewards by the running std of the discounted return (SB3 VecNormalize style).
+
+    The return accumulator restarts for an env whose episode ended; rewards are not
+    centred, so the sign of every reward is kept.
+    """
+
+    def __init__(self, num_envs: int, gamma: float, enabled: bool, clip: float = 10.0,
+                 eps: float = 1e-8) -> None:
+        self.enabled = enabled
+        self.gamma = gamma
+        self.clip = clip
+        self.eps = eps
+        self.rms = RunningMeanStd(())
+        self.returns = np.zeros(num_envs, np.float64)
+
+    def __call__(self, rewards: np.ndarray, dones: np.ndarray) -> np.ndarray:
+        """Scale one step's rewards; ``dones`` marks envs whose episode ended at this step."""
+        if not self.enabled:
+            return rewards
+        self.returns = self.returns * self.gamma + rewards
+        self.rms.update(self.returns)
+        self.returns[dones] = 0.0
+        return np.clip(rewards / np.sqrt(self.rms.var + self.eps), -self.clip, self.clip)

@@ -1,0 +1,87 @@
+"""Range and choice checks on a composed :class:`~a2c_cli.config.Config`.
+
+Run before any environment, directory or tensor work, so a bad value fails in the first
+second with one line naming the key, the value and what is allowed.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Callable, Iterable
+
+from a2c_cli.config import Config
+
+ACTIVATIONS = ("silu", "relu", "tanh", "elu", "gelu")
+OPTIMIZERS = ("adam", "rmsprop")
+LR_SCHEDULES = ("constant", "linear")
+DEVICES = ("auto", "cpu", "cuda")
+VEC_ENVS = ("sync", "async")
+PROGRESS = ("auto", "bar", "plain", "none")
+
+
+class ConfigError(ValueError):
+    """A config value that is out of range or not one of the allowed choices."""
+
+
+def _check(ok: bool, key: str, value: Any, allowed: str) -> None:
+    if not ok:
+        raise ConfigError(f"{key}={value!r} is invalid: {allowed}.")
+
+
+def _choice(key: str, value: str, choices: Iterable[str]) -> None:
+    choices = tuple(choices)
+    _check(value in choices, key, value, "choose one of " + ", ".join(choices))
+
+
+def _positive(key: str, value: float) -> None:
+    _check(math.isfinite(value) and value > 0, key, value, "must be > 0")
+
+
+def _at_least(key: str, value: int, low: int) -> None:
+    _check(value >= low, key, value, f"must be >= {low}")
+
+
+def _in_range(key: str, value: float, ok: Callable[[float], bool], text: str) -> None:
+    _check(math.isfinite(value) and ok(value), key, value, text)
+
+
+def validate(cfg: Config) -> None:
+    """Raise :class:`ConfigError` for the first invalid value in ``cfg``."""
+    a, n, e = cfg.algo, cfg.network, cfg.eval
+    _at_least("num_envs", cfg.num_envs, 1)
+    _at_least("algo.n_steps", a.n_steps, 1)
+    _in_range("algo.gamma", a.gamma, lambda g: 0 < g <= 1, "must be in (0, 1]")
+    _in_range("algo.gae_lambda", a.gae_lambda, lambda x: 0 <= x <= 1, "must be in [0, 1]")
+    _positive("algo.lr", a.lr)
+    _positive("algo.optimizer_eps", a.optimizer_eps)
+    _positive("algo.max_grad_norm", a.max_grad_norm)
+    _positive("algo.obs_clip", a.obs_clip)
+    _positive("algo.reward_clip", a.reward_clip)
+    _in_range("algo.vf_coef", a.vf_coef, lambda x: x >= 0, "must be >= 0")
+    _in_range("algo.ent_coef", a.ent_coef, lambda x: x >= 0, "must be >= 0")
+    _choice("algo.lr_schedule", a.lr_schedule, LR_SCHEDULES)
+    _choice("algo.optimizer", a.optimizer, OPTIMIZERS)
+    batch = cfg.num_envs * a.n_steps
+    _check(
+        cfg.total_timesteps >= batch,
+        "total_timesteps",
+        cfg.total_timesteps,
+        f"must be >= num_envs * algo.n_steps = {batch} (one update)",
+    )
+    _choice("network.activation", n.activation, ACTIVATIONS)
+    _in_range("network.dropout", n.dropout, lambda x: 0 <= x < 1, "must be in [0, 1)")
+    for key, sizes in (("network.shared", n.shared), ("network.actor", n.actor),
+                       ("network.critic", n.critic)):
+        _check(all(s >= 1 for s in sizes), key, list(sizes), "layer sizes must be >= 1")
+    _at_least("eval.every_steps", e.every_steps, 0)
+    _at_least("eval.episodes", e.episodes, 1)
+    _at_least("eval.final_episodes", e.final_episodes, 0)
+    _at_least("eval.num_envs", e.num_envs, 1)
+    _choice("device", cfg.device, DEVICES)
+    _choice("vec_env", cfg.vec_env, VEC_ENVS)
+    _choice("progress", cfg.progress, PROGRESS)
+    _at_least("torch_threads", cfg.torch_threads, 0)
+    _at_least("log_every_steps", cfg.log_every_steps, 1)
+    _positive("log_interval_s", cfg.log_interval_s)
+    if cfg.env.max_episode_steps is not None:
+        _at_least("env.max_episode_steps", cfg.env.max_episode_steps, 1)
