@@ -61,7 +61,8 @@ class ActorCritic(nn.Module):
         if self.discrete:
             self.dist = Categorical()
         else:
-            self.log_std = nn.Parameter(torch.full((spaces.action_dim,), cfg.log_std_init))
+            self.log_std = nn.Parameter(
+                torch.full((spaces.action_dim,), float(cfg.log_std_init), dtype=torch.float32))
             self.dist = DiagGaussian(self.log_std)
 
     def forward(self, obs: Tensor) -> Tuple[Tensor, Tensor]:

@@ -1,0 +1,108 @@
+"""Every config group option composes against the schema; bad values are rejected."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from hydra.errors import ConfigCompositionException
+from omegaconf.errors import ConfigKeyError, ValidationError
+
+from a2c_cli.cli import find_config_dir
+from a2c_cli.config import Config
+from a2c_cli.validation import ConfigError, validate
+
+from .conftest import compose_config, to_config
+
+CONF = find_config_dir()
+
+
+def options(group: str) -> list[str]:
+    return sorted(p.stem for p in (CONF / group).glob("*.yaml"))
+
+
+def test_groups_have_the_documented_options():
+    assert {"lunar_discrete", "lunar_continuous", "cartpole", "pendulum", "lunar_wind"} <= set(
+        options("env"))
+    assert {"default", "separate"} <= set(options("network"))
+    assert "a2c" in options("algo")
+
+
+@pytest.mark.parametrize("group", ["env", "network", "algo"])
+def test_every_group_option_composes_and_validates(group):
+    for option in options(group):
+        cfg = to_config(compose_config([f"{group}={option}"]))
+        assert isinstance(cfg, Config)
+        validate(cfg)
+
+
+def test_defaults_are_the_seed_network_and_lunar_discrete():
+    cfg = to_config(compose_config())
+    assert cfg.env.id == "LunarLander-v3" and cfg.env.kwargs == {"continuous": False}
+    assert (cfg.network.shared, cfg.network.actor, cfg.network.critic) == ([64, 64], [32], [32])
+    assert cfg.network.activation == "silu" and cfg.network.layer_norm
+    assert cfg.algo.vf_coef == 0.5 and cfg.algo.max_grad_norm == 0.5
+    assert cfg.num_envs == 8 and cfg.device == "auto"
+
+
+def test_env_files_carry_tuned_defaults_but_cli_overrides_win():
+    cfg = to_config(compose_config(["env=lunar_continuous", "algo.lr=1e-4", "num_envs=4"]))
+    assert cfg.env.kwargs["continuous"] is True
+    assert cfg.algo.lr == 1e-4 and cfg.num_envs == 4
+
+
+def test_wind_preset_has_the_seed_options():
+    cfg = to_config(compose_config(["env=lunar_wind"]))
+    assert cfg.env.kwargs == {"continuous": False, "gravity": -10.0, "enable_wind": True,
+                              "wind_power": 15.0, "turbulence_power": 1.5}
+
+
+def test_any_gymnasium_id_through_env_id_and_kwargs():
+    cfg = to_config(compose_config(["env.id=Acrobot-v1", "env.kwargs={}"]))
+    assert cfg.env.id == "Acrobot-v1"
+
+
+@pytest.mark.parametrize("override, error", [
+    ("algo.lrr=1e-3", ConfigKeyError),       # typo in a key
+    ("algo.lr=fast", ValidationError),        # wrong type
+    ("num_envs=1.5", ValidationError),
+    ("network.shared=[a]", ValidationError),
+])
+def test_schema_rejects_typos_and_types_at_compose_time(override, error):
+    with pytest.raises((error, ConfigCompositionException)):
+        compose_config([override])
+
+
+def test_unknown_group_option_fails_at_compose_time():
+    with pytest.raises(Exception, match="lunar_discrte"):
+        compose_config(["env=lunar_discrte"])
+
+
+@pytest.mark.parametrize("override, key", [
+    ("num_envs=0", "num_envs"),
+    ("algo.n_steps=0", "algo.n_steps"),
+    ("algo.gamma=1.5", "algo.gamma"),
+    ("algo.gamma=0", "algo.gamma"),
+    ("algo.gae_lambda=-0.1", "algo.gae_lambda"),
+    ("algo.lr=0", "algo.lr"),
+    ("algo.lr_schedule=cosine", "algo.lr_schedule"),
+    ("algo.optimizer=sgd", "algo.optimizer"),
+    ("algo.max_grad_norm=0", "algo.max_grad_norm"),
+    ("total_timesteps=10", "total_timesteps"),
+    ("network.activation=swish", "network.activation"),
+    ("network.dropout=1.0", "network.dropout"),
+    ("device=tpu", "device"),
+    ("vec_env=threads", "vec_env"),
+    ("eval.episodes=0", "eval.episodes"),
+])
+def test_validation_names_the_key_and_what_is_allowed(override, key):
+    cfg = to_config(compose_config([override]))
+    with pytest.raises(ConfigError) as info:
+        validate(cfg)
+    message = str(info.value)
+    assert message.startswith(f"{key}=") and ("must" in message or "choose" in message)
+
+
+def test_schema_fields_have_defaults_except_env_id():
+    for f in dataclasses.fields(Config):
+        assert f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING

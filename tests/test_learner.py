@@ -1,0 +1,113 @@
+"""The A2C update: loss terms, gradient clipping, advantage normalisation fallback."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from a2c_cli.config import AlgoConfig, NetworkConfig
+from a2c_cli.envs import EnvSpaces
+from a2c_cli.learner import (
+    A2C,
+    STAT_NAMES,
+    explained_variance,
+    learning_rate,
+    make_optimizer,
+    normalize_advantages,
+)
+from a2c_cli.networks import ActorCritic
+from a2c_cli.normalization import RewardScaler, RunningMeanStd
+from a2c_cli.rollout import Rollout
+
+
+def make_rollout(n_steps=4, num_envs=3, obs_dim=5, seed=0) -> tuple[Rollout, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    zeros = torch.zeros(n_steps, num_envs)
+    rollout = Rollout(torch.randn(n_steps, num_envs, obs_dim, generator=g),
+                      torch.randint(0, 2, (n_steps, num_envs), generator=g),
+                      torch.randn(n_steps, num_envs, generator=g), zeros, zeros, zeros)
+    return rollout, torch.randn(num_envs, obs_dim, generator=g)
+
+
+def make_learner(**algo_kwargs) -> A2C:
+    torch.manual_seed(0)
+    net = ActorCritic(EnvSpaces(5, True, 2, None, None), NetworkConfig())
+    algo = AlgoConfig(**algo_kwargs)
+    return A2C(net, make_optimizer(net.parameters(), algo), algo)
+
+
+def test_update_returns_finite_stats_and_changes_parameters():
+    learner = make_learner()
+    before = [p.detach().clone() for p in learner.network.parameters()]
+    rollout, last = make_rollout()
+    stats = dict(zip(STAT_NAMES, learner.update(rollout, last).tolist(), strict=True))
+    assert all(math.isfinite(v) for v in stats.values())
+    assert stats["entropy"] == pytest.approx(math.log(2), abs=0.01)  # near-uniform init policy
+    assert stats["adv_norm_fallback"] == 0.0
+    changed = [not torch.equal(b, p) for b, p in zip(before, learner.network.parameters(),
+                                                    strict=True)]
+    assert any(changed)
+
+
+def test_grad_norm_is_recorded_before_clipping():
+    learner = make_learner(max_grad_norm=1e-6, lr=1e-3)
+    rollout, last = make_rollout()
+    grad_norm = learner.update(rollout, last)[STAT_NAMES.index("grad_norm")].item()
+    assert grad_norm > 1e-3  # the clipped norm would be 1e-6
+
+
+def test_value_loss_drives_values_towards_returns():
+    learner = make_learner(lr=3e-3, ent_coef=0.0)
+    rollout, last = make_rollout()
+    losses = [learner.update(rollout, last)[1].item() for _ in range(200)]
+    assert losses[-1] < 0.3 * losses[0]
+
+
+def test_advantage_normalisation_falls_back_to_centring_for_one_sample():
+    adv, fallback = normalize_advantages(torch.tensor([3.0]))
+    assert adv.tolist() == [0.0] and fallback.item() == 1.0
+    adv, fallback = normalize_advantages(torch.tensor([1.0, 3.0]))
+    assert adv.std().item() == pytest.approx(1.0, abs=1e-4) and fallback.item() == 0.0
+
+
+def test_explained_variance():
+    target = torch.tensor([1.0, 2.0, 3.0, 4.0])
+    assert explained_variance(target, target).item() == pytest.approx(1.0)
+    assert explained_variance(torch.zeros(4), target).item() == pytest.approx(0.0, abs=1e-6)
+    assert explained_variance(torch.full((4,), target.mean()), target).item() == pytest.approx(0)
+    assert explained_variance(target, torch.ones(4)).item() == 0.0
+
+
+def test_linear_schedule_decays_to_zero():
+    algo = AlgoConfig(lr=1e-3, lr_schedule="linear")
+    assert learning_rate(algo, 0.0) == 1e-3
+    assert learning_rate(algo, 0.5) == pytest.approx(5e-4)
+    assert learning_rate(algo, 1.0) == 0.0
+    assert learning_rate(AlgoConfig(lr=1e-3), 0.9) == 1e-3
+
+
+def test_rmsprop_optimizer_choice():
+    learner = make_learner(optimizer="rmsprop")
+    assert isinstance(learner.optimizer, torch.optim.RMSprop)
+
+
+def test_running_mean_std_matches_numpy_over_batches():
+    rng = np.random.default_rng(0)
+    data = rng.normal(3.0, 2.0, size=(1000, 4))
+    rms = RunningMeanStd((4,), epsilon=0.0)
+    rms.count = 0.0
+    for chunk in np.split(data, 10):
+        rms.update(chunk)
+    assert rms.mean == pytest.approx(data.mean(0))
+    assert rms.var == pytest.approx(data.var(0))
+
+
+def test_reward_scaler_keeps_sign_and_restarts_returns_on_done():
+    scaler = RewardScaler(2, 0.99, enabled=True)
+    for _ in range(100):
+        out = scaler(np.array([10.0, -10.0]), np.array([False, True]))
+    assert out[0] > 0 > out[1]
+    assert scaler.returns[1] == 0.0 and scaler.returns[0] > 10.0
