@@ -30,7 +30,9 @@ class Categorical:
     """Discrete actions; ``params`` are unnormalised logits of shape (batch, n)."""
 
     def sample(self, logits: Tensor) -> Tensor:
-        return torch.multinomial(torch.softmax(logits, dim=-1), 1).squeeze(-1)
+        # Gumbel-max: argmax(logits + Gumbel noise), Gumbel = -log(Exp(1)). Exact, and a
+        # few times cheaper than softmax + multinomial for small batches.
+        return (logits - torch.empty_like(logits).exponential_().log()).argmax(dim=-1)
 
     def mode(self, logits: Tensor) -> Tensor:
         return logits.argmax(dim=-1)

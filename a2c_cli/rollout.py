@@ -16,7 +16,7 @@ the action, the (possibly scaled) reward, and how the step ended:
 
 from __future__ import annotations
 
-from typing import NamedTuple, Optional, Tuple
+from typing import NamedTuple, Tuple
 
 import numpy as np
 import torch
@@ -95,9 +95,10 @@ def compute_gae(
     next_values = next_values * not_done + final_values * (1.0 - terminated) * done
     deltas = rewards + gamma * next_values - values
     decay = gamma * gae_lambda * not_done
-    advantages = torch.empty_like(rewards)
-    running: Optional[Tensor] = None
-    for t in range(n_steps - 1, -1, -1):
-        running = deltas[t] if running is None else deltas[t] + decay[t] * running
-        advantages[t] = running
+    running = deltas[-1]
+    reversed_advantages = [running]
+    for t in range(n_steps - 2, -1, -1):
+        running = torch.addcmul(deltas[t], decay[t], running)
+        reversed_advantages.append(running)
+    advantages = torch.stack(reversed_advantages[::-1])
     return advantages, advantages + values

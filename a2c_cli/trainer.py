@@ -199,6 +199,8 @@ class Trainer:
             "final_eval_mean_return": mean,
             "final_eval_std_return": final.std if final is not None else None,
             "final_eval_episodes": len(final.returns) if final is not None else 0,
+            "final_eval_returns": [round(r, 2) for r in final.returns.tolist()]
+            if final is not None else [],
             "target_return": self.target,
             "solved": bool(mean is not None and self.target is not None and mean >= self.target),
             "best_eval_mean_return": self.best_eval,

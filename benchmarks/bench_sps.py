@@ -1,0 +1,119 @@
+"""Env steps per second on LunarLander-v3, 8 envs, n_steps 5, CPU, in one run:
+
+  (a) the vector env alone with random actions (the limit for any learner on it),
+  (b) a2c-cli's full training loop with Stable-Baselines3's A2C settings,
+  (c) a2c-cli's training loop with the tuned lunar_discrete defaults (n_steps 16),
+  (d) Stable-Baselines3's A2C (dev dependency), same settings as (b),
+
+and the ratios. Each measurement runs after a short warm-up; torch uses 1 thread for all
+(the fastest setting for these small networks on both implementations).
+
+    python benchmarks/bench_sps.py [--steps 200000] [--sb3-steps 40000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import time
+from pathlib import Path
+from tempfile import TemporaryDirectory
+
+import gymnasium as gym
+import torch
+from omegaconf import OmegaConf
+
+from a2c_cli.config import Config, EnvConfig
+from a2c_cli.console import RunConsole
+from a2c_cli.envs import make_vector_env
+from a2c_cli.trainer import Trainer
+
+ENV_ID = "LunarLander-v3"
+NUM_ENVS = 8
+
+
+def env_only(steps: int) -> float:
+    """Random actions through the same SyncVectorEnv (SAME_STEP autoreset) we train on."""
+    envs = make_vector_env(EnvConfig(id=ENV_ID), NUM_ENVS)
+    envs.reset(seed=0)
+    envs.action_space.seed(0)
+    actions = [envs.action_space.sample() for _ in range(1000)]
+    start = time.perf_counter()
+    for i in range(steps // NUM_ENVS):
+        envs.step(actions[i % 1000])
+    sps = steps / (time.perf_counter() - start)
+    envs.close()
+    return sps
+
+
+def ours(steps: int, overrides: dict) -> float:
+    """a2c-cli's Trainer (collect + update + logging), no evaluation, CPU."""
+    base = OmegaConf.structured(Config)
+    cfg = OmegaConf.merge(base, {
+        "env": {"id": ENV_ID}, "num_envs": NUM_ENVS, "total_timesteps": steps, "device": "cpu",
+        "eval": {"every_steps": 0, "final_episodes": 0}, "progress": "none", **overrides})
+    config: Config = OmegaConf.to_object(cfg)  # type: ignore[assignment]
+    with TemporaryDirectory() as tmp:
+        trainer = Trainer(config, Path(tmp), OmegaConf.to_container(cfg),  # type: ignore[arg-type]
+                          RunConsole("none", steps, 1e9))
+        try:
+            metrics = trainer.train()
+        finally:
+            trainer.close()
+    return float(metrics["sps"])
+
+
+def sb3(steps: int) -> float:
+    from stable_baselines3 import A2C
+    from stable_baselines3.common.env_util import make_vec_env
+
+    env = make_vec_env(ENV_ID, n_envs=NUM_ENVS, seed=0)
+    model = A2C("MlpPolicy", env, n_steps=5, device="cpu", seed=0, verbose=0)
+    model.learn(total_timesteps=2_000)  # warm-up
+    start = time.perf_counter()
+    model.learn(total_timesteps=steps, reset_num_timesteps=False)
+    sps = steps / (time.perf_counter() - start)
+    env.close()
+    return sps
+
+
+# SB3's A2C defaults: separate 64-64 tanh MLPs, RMSprop(alpha=.99, eps=1e-5), lr 7e-4,
+# n-step returns (gae_lambda=1), no advantage or observation normalisation.
+SB3_SETTINGS = {
+    "network": {"shared": [], "actor": [64, 64], "critic": [64, 64], "activation": "tanh",
+                "layer_norm": False},
+    "algo": {"n_steps": 5, "gae_lambda": 1.0, "optimizer": "rmsprop", "lr": 7e-4,
+             "normalize_advantage": False, "normalize_obs": False, "ent_coef": 0.0},
+}
+TUNED_SETTINGS = {
+    "algo": {"n_steps": 16, "gae_lambda": 0.95, "lr": 1e-3, "lr_schedule": "linear",
+             "ent_coef": 0.01, "normalize_obs": True},
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=200_000)
+    parser.add_argument("--sb3-steps", type=int, default=40_000)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    gym.logger.min_level = 40
+    print(f"LunarLander-v3, {NUM_ENVS} envs, CPU ({platform.processor() or platform.machine()}), "
+          f"torch {torch.__version__}, gymnasium {gym.__version__}, 1 torch thread")
+    ours(4_000, SB3_SETTINGS)  # warm-up
+    rows = {
+        "(a) env only, random actions": env_only(args.steps),
+        "(b) a2c-cli, SB3 settings (n_steps 5)": ours(args.steps, SB3_SETTINGS),
+        "(c) a2c-cli, tuned lunar_discrete (n_steps 16)": ours(args.steps, TUNED_SETTINGS),
+        "(d) Stable-Baselines3 A2C (n_steps 5)": sb3(args.sb3_steps),
+    }
+    width = max(map(len, rows))
+    for name, sps in rows.items():
+        print(f"{name:<{width}}  {sps:>10,.0f} env steps/s")
+    a, b, c, d = rows.values()
+    print(f"ratio ours/SB3 (b/d): {b / d:.1f}x   ours/env-only (b/a): {100 * b / a:.0f}%   "
+          f"tuned/env-only (c/a): {100 * c / a:.0f}%")
+
+
+if __name__ == "__main__":
+    main()
