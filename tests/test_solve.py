@@ -1,0 +1,29 @@
+"""The headline claims, with the shipped defaults: CartPole (fast) and LunarLander (slow)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from .test_cli import a2c_train
+
+
+def solve(tmp_path, env, env_name: str, seed: int) -> dict:
+    run_dir = tmp_path / env_name
+    a2c_train([f"env={env_name}", f"seed={seed}", f"hydra.run.dir={run_dir}"], env)
+    return json.loads((run_dir / "metrics.json").read_text())
+
+
+def test_cartpole_defaults_reach_475(tmp_path, subprocess_env):
+    m = solve(tmp_path, subprocess_env, "cartpole", seed=0)
+    assert m["final_eval_episodes"] == 100
+    assert m["final_eval_mean_return"] >= 475 and m["solved"], m
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("env_name", ["lunar_discrete", "lunar_continuous"])
+def test_lunar_lander_defaults_solve(tmp_path, subprocess_env, env_name):
+    m = solve(tmp_path, subprocess_env, env_name, seed=0)
+    assert m["final_eval_episodes"] == 100
+    assert m["final_eval_mean_return"] >= 200 and m["solved"], m
