@@ -7,6 +7,7 @@ PyTorch's safe unpickler: opening a checkpoint someone sent you cannot run code.
 from __future__ import annotations
 
 import os
+import random
 import tempfile
 from pathlib import Path
 from typing import Any, Dict
@@ -27,6 +28,32 @@ def rms_to_tensors(rms: RunningMeanStd) -> Dict[str, torch.Tensor]:
 
 def rms_from_tensors(rms: RunningMeanStd, state: Dict[str, torch.Tensor]) -> None:
     rms.load_state_dict({k: np.asarray(v.numpy()) for k, v in state.items()})
+
+
+def rng_state() -> Dict[str, Any]:
+    """Python, NumPy and torch (CPU and CUDA) RNG states as checkpoint-safe data."""
+    kind, keys, pos, has_gauss, gauss = np.random.get_state()
+    state: Dict[str, Any] = {
+        "python": random.getstate(),
+        "numpy": {"kind": kind, "keys": torch.from_numpy(keys.astype(np.int64)), "pos": pos,
+                  "has_gauss": has_gauss, "gauss": gauss},
+        "torch": torch.get_rng_state(),
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: Dict[str, Any]) -> None:
+    """Restore what :func:`rng_state` captured."""
+    version, internal, gauss_next = state["python"]
+    random.setstate((version, tuple(internal), gauss_next))
+    n = state["numpy"]
+    np.random.set_state((n["kind"], n["keys"].numpy().astype(np.uint32), n["pos"],
+                         n["has_gauss"], n["gauss"]))
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
 
 
 def save_checkpoint(path: Path, payload: Dict[str, Any]) -> None:

@@ -19,7 +19,8 @@ from a2c_cli.rollout import RolloutBuffer
 @dataclass
 class FinishedEpisodes:
     """Episodes that ended during a rollout: undiscounted raw returns, lengths, and the
-    global env step at which each ended."""
+    env step at which each ended (env i's step within a vector step counts as the i-th of
+    its ``num_envs`` env steps, so every episode has its own step)."""
 
     returns: List[float] = field(default_factory=list)
     lengths: List[int] = field(default_factory=list)
@@ -82,7 +83,7 @@ class Collector:
                 for i in np.flatnonzero(done):
                     finished.returns.append(float(self.episode_return[i]))
                     finished.lengths.append(int(self.episode_length[i]))
-                    finished.steps.append(global_step)
+                    finished.steps.append(global_step - self.num_envs + int(i) + 1)
                 self.episode_return[done] = 0.0
                 self.episode_length[done] = 0
                 cut = truncated & ~terminated

@@ -82,6 +82,15 @@ class EvalConfig:
 
 
 @dataclass
+class CheckpointConfig:
+    """``checkpoints/last.pt`` every ``every_steps`` (and on Ctrl-C/SIGTERM), ``best.pt``
+    whenever a periodic evaluation beats the best so far, ``final.pt`` at the end."""
+
+    every_steps: int = 100_000  # 0 = no periodic last.pt (still written on interrupt)
+    save_best: bool = True
+
+
+@dataclass
 class Config:
     """The whole run: what ``a2c-train`` composes from ``conf/``."""
 
@@ -89,6 +98,9 @@ class Config:
     network: NetworkConfig = field(default_factory=NetworkConfig)
     algo: AlgoConfig = field(default_factory=AlgoConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
+    checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
+    #: A run directory to continue from its ``checkpoints/last.pt`` (same config).
+    resume: Optional[str] = None
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda (auto = cuda when available)
     num_envs: int = 8
@@ -102,6 +114,8 @@ class Config:
     log_interval_s: float = 30.0
     #: Env steps between training-loss scalars in TensorBoard (averaged over the interval).
     log_every_steps: int = 2_000
+    #: Show full Python tracebacks for errors (same as HYDRA_FULL_ERROR=1).
+    debug: bool = False
 
 
 def register_configs() -> None:

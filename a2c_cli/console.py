@@ -58,10 +58,12 @@ class RunConsole:
         self._progress: Optional[Progress] = None
         self._task: Any = None
 
-    def start(self, config: Mapping[str, Any], run_dir: str) -> None:
+    def start(self, config: Mapping[str, Any], run_dir: str, resumed_from: int = 0) -> None:
         if self.mode != "none":
             self.console.print(config_tree(config))
         log.info("run directory: %s", run_dir)
+        if resumed_from:
+            log.info("resuming from step %d (checkpoints/last.pt)", resumed_from)
         log.info("watch it live: tensorboard --logdir %s", run_dir)
         if self.mode == "bar":
             self._progress = Progress(
@@ -70,7 +72,8 @@ class RunConsole:
                 TimeElapsedColumn(), TimeRemainingColumn(), console=self.console,
             )
             self._progress.start()
-            self._task = self._progress.add_task("train", total=self.total, sps="-", ret="-")
+            self._task = self._progress.add_task("train", total=self.total, sps="-", ret="-",
+                                                 completed=resumed_from)
         self._last_plain = time.perf_counter()
 
     def update(self, step: int, sps: float, recent_return: Optional[float]) -> None:

@@ -87,5 +87,5 @@ def target_return(env_cfg: EnvConfig) -> Optional[float]:
     """The configured target, else the env's registered ``reward_threshold``."""
     if env_cfg.target_return is not None:
         return float(env_cfg.target_return)
-    threshold = gym.spec(env_cfg.id).reward_threshold
+    threshold = gym.spec(env_cfg.id.rpartition(":")[2]).reward_threshold
     return None if threshold is None else float(threshold)

@@ -17,6 +17,15 @@ from a2c_cli.config import AlgoConfig
 from a2c_cli.networks import ActorCritic
 from a2c_cli.rollout import Rollout, compute_gae
 
+
+class NonFiniteError(ArithmeticError):
+    """A loss or gradient became NaN/inf; the optimizer step was not taken."""
+
+    def __init__(self, quantity: str) -> None:
+        super().__init__(f"non-finite {quantity}")
+        self.quantity = quantity
+
+
 #: Order of the entries of the statistics vector returned by :meth:`A2C.update`.
 STAT_NAMES = (
     "policy_loss",
@@ -103,6 +112,11 @@ class A2C:
         loss.backward()
         # clip_grad_norm_ returns the total norm before clipping.
         grad_norm = nn.utils.clip_grad_norm_(self.network.parameters(), algo.max_grad_norm)
+        guarded = torch.stack([policy_loss, value_loss, entropy_mean, grad_norm]).detach()
+        finite = torch.isfinite(guarded)
+        if not bool(finite.all()):  # one host sync per update; collection syncs anyway
+            names = ("policy_loss", "value_loss", "entropy", "grad_norm")
+            raise NonFiniteError(names[int((~finite).nonzero()[0])])
         self.optimizer.step()
 
         with torch.no_grad():

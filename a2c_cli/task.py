@@ -7,27 +7,42 @@ gymnasium only once a run really starts (``a2c-train --help`` stays instant).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Dict
+from typing import Any, Dict, Optional
 
 from omegaconf import DictConfig, OmegaConf
 
 from a2c_cli.config import Config
 from a2c_cli.console import RunConsole
-from a2c_cli.validation import validate
+from a2c_cli.signals import GracefulStop, stop_requested
+from a2c_cli.validation import check_environment, validate
 
 
 def train(cfg: DictConfig, run_dir: Path, multirun: bool = False) -> Dict[str, Any]:
-    """Validate ``cfg``, train, evaluate and write the run's outputs into ``run_dir``."""
+    """Validate ``cfg``, train (or resume), evaluate and write outputs into ``run_dir``."""
     config: Config = OmegaConf.to_object(cfg)  # type: ignore[assignment]
     validate(config)
+    check_environment(config)
+    from a2c_cli.checkpoint import load_checkpoint
+    from a2c_cli.errors import TrainingInterrupted
+    from a2c_cli.resume import LAST, check_same_config
     from a2c_cli.trainer import Trainer  # heavy: torch, gymnasium
 
+    signum = stop_requested()
+    if signum is not None:  # an earlier job of this multirun was interrupted
+        raise TrainingInterrupted(signum, 0, run_dir)
+    config_dict: Dict[str, Any] = OmegaConf.to_container(cfg, resolve=True)  # type: ignore
+    payload: Optional[Dict[str, Any]] = None
+    if config.resume is not None:
+        path = Path(config.resume) / LAST
+        payload = load_checkpoint(path)
+        check_same_config(payload["config"], config_dict, path)
     progress = "plain" if multirun and config.progress in ("auto", "bar") else config.progress
     console = RunConsole(progress, config.total_timesteps, config.log_interval_s)
-    config_dict = OmegaConf.to_container(cfg, resolve=True)
-    trainer = Trainer(config, run_dir, config_dict, console)  # type: ignore[arg-type]
-    try:
-        console.start(config_dict, str(run_dir))  # type: ignore[arg-type]
-        return trainer.train()
-    finally:
-        trainer.close()
+    with GracefulStop():
+        trainer = Trainer(config, run_dir, config_dict, console, resume=payload,
+                          stop_requested=stop_requested)
+        try:
+            console.start(config_dict, str(run_dir), resumed_from=trainer.global_step)
+            return trainer.train()
+        finally:
+            trainer.close()

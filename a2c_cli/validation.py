@@ -77,6 +77,7 @@ def validate(cfg: Config) -> None:
     _at_least("eval.episodes", e.episodes, 1)
     _at_least("eval.final_episodes", e.final_episodes, 0)
     _at_least("eval.num_envs", e.num_envs, 1)
+    _at_least("checkpoint.every_steps", cfg.checkpoint.every_steps, 0)
     _choice("device", cfg.device, DEVICES)
     _choice("vec_env", cfg.vec_env, VEC_ENVS)
     _choice("progress", cfg.progress, PROGRESS)
@@ -85,3 +86,47 @@ def validate(cfg: Config) -> None:
     _positive("log_interval_s", cfg.log_interval_s)
     if cfg.env.max_episode_steps is not None:
         _at_least("env.max_episode_steps", cfg.env.max_episode_steps, 1)
+
+
+def check_environment(cfg: Config) -> None:
+    """Checks that need gymnasium (and torch for ``device=cuda``): the env id exists, its
+    spaces are supported, options fit its action space, the device is there."""
+    import difflib
+    import importlib
+
+    import gymnasium as gym
+
+    from a2c_cli.envs import describe_spaces, make_env_fn
+
+    module, _, env_id = cfg.env.id.rpartition(":")
+    if module:  # gymnasium's "package.module:EnvId-v0" form registers the env on import
+        try:
+            importlib.import_module(module)
+        except ImportError as exc:
+            raise ConfigError(f"env.id={cfg.env.id!r} is invalid: cannot import module "
+                              f"{module!r} ({exc}).") from exc
+    if env_id not in gym.registry:
+        close = difflib.get_close_matches(env_id, list(gym.registry), n=3, cutoff=0.6)
+        hint = f"did you mean {', '.join(close)}" if close else \
+            "see gymnasium.pprint_registry() for the registered ids"
+        raise ConfigError(f"env.id={cfg.env.id!r} is invalid: no such gymnasium environment; "
+                          f"{hint}.")
+    try:
+        env = make_env_fn(cfg.env)()
+    except TypeError as exc:
+        raise ConfigError(f"env.kwargs={dict(cfg.env.kwargs)!r} is invalid for {cfg.env.id}: "
+                          f"{exc}.") from exc
+    try:
+        spaces = describe_spaces(env.observation_space, env.action_space)
+    finally:
+        env.close()
+    if spaces.discrete and cfg.network.log_std_init != 0.0:
+        raise ConfigError(f"network.log_std_init={cfg.network.log_std_init!r} is invalid: "
+                          f"{cfg.env.id} has discrete actions; log_std_init only applies to "
+                          "continuous (Box) actions.")
+    if cfg.device == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            raise ConfigError("device='cuda' is invalid: no CUDA GPU is available here; "
+                              "use device=auto or device=cpu.")

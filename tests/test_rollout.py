@@ -123,5 +123,5 @@ def test_collector_same_step_autoreset_termination_and_truncation(terminate):
         assert buf.final_values[[2, 5], 0] == pytest.approx(expected.numpy(), abs=1e-6)
         assert buf.final_values[[0, 1, 3, 4, 6], 0].tolist() == [0] * 5
     assert finished.returns == [3.0] * 4 and finished.lengths == [3] * 4
-    assert finished.steps == [6, 6, 12, 12]
+    assert finished.steps == [5, 6, 11, 12]  # env 0 and env 1 of vector steps 3 and 6
     envs.close()

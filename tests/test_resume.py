@@ -1,0 +1,147 @@
+"""Checkpoints, graceful stop (SIGTERM) and hard kill (SIGKILL), and resume=."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from a2c_cli.checkpoint import load_checkpoint
+
+from .conftest import A2C_TRAIN
+from .test_cli import a2c_train, scalars
+
+RUN = ["env=cartpole", "total_timesteps=100000", "checkpoint.every_steps=10000",
+       "eval.every_steps=10000", "eval.episodes=5", "progress=none"]
+
+
+def start(run_dir: Path, env: dict) -> subprocess.Popen:
+    return subprocess.Popen([A2C_TRAIN, *RUN, "seed=2", f"hydra.run.dir={run_dir}"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def wait_for_step(run_dir: Path, step: int, timeout: float = 120.0) -> None:
+    """Until last.pt holds at least ``step`` env steps."""
+    deadline = time.monotonic() + timeout
+    path = run_dir / "checkpoints" / "last.pt"
+    while time.monotonic() < deadline:
+        if path.is_file():
+            try:
+                if torch.load(path, weights_only=True)["global_step"] >= step:
+                    return
+            except Exception:  # noqa: BLE001 - replaced while we read: try again
+                pass
+        time.sleep(0.05)
+    raise AssertionError(f"no last.pt with step >= {step} in {timeout}s")
+
+
+def check_curves(run_dir: Path) -> None:
+    s = scalars(run_dir)
+    steps = [step for step, _ in s["charts/episodic_return"]]
+    assert all(b > a for a, b in zip(steps, steps[1:], strict=False)), "duplicate/out-of-order"
+    assert steps[-1] > 90000
+    assert [step for step, _ in s["eval/mean_return"]] == list(range(10000, 100001, 10000))
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory) -> dict:
+    run_dir = tmp_path_factory.mktemp("full") / "run"
+    a2c_train([*RUN, "seed=2", f"hydra.run.dir={run_dir}"], dict(os.environ, NO_COLOR="1"))
+    return json.loads((run_dir / "metrics.json").read_text())
+
+
+def test_checkpoints_hold_everything_to_continue(uninterrupted, tmp_path, subprocess_env):
+    run_dir = tmp_path / "run"
+    a2c_train(["env=cartpole", "total_timesteps=4000", "checkpoint.every_steps=1000",
+               "eval.every_steps=2000", "eval.episodes=2", f"hydra.run.dir={run_dir}"],
+              subprocess_env)
+    for name in ("last.pt", "best.pt", "final.pt"):
+        ckpt = load_checkpoint(run_dir / "checkpoints" / name)
+        assert {"model", "optimizer", "obs_rms", "reward_rms", "global_step", "rng", "stats",
+                "config"} <= set(ckpt)
+        assert {"python", "numpy", "torch"} <= set(ckpt["rng"])
+    assert load_checkpoint(run_dir / "checkpoints" / "last.pt")["global_step"] == 4000
+    assert not list((run_dir / "checkpoints").glob("*.tmp"))
+
+
+def test_sigterm_saves_and_resume_finishes(uninterrupted, tmp_path, subprocess_env):
+    run_dir = tmp_path / "run"
+    proc = start(run_dir, subprocess_env)
+    wait_for_step(run_dir, 30000)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + signal.SIGTERM, err
+    assert "Resume with: a2c-train resume=" in err and "Traceback" not in err
+    interrupted = json.loads((run_dir / "metrics.json").read_text())
+    assert interrupted["status"] == "interrupted"
+    stopped_at = load_checkpoint(run_dir / "checkpoints" / "last.pt")["global_step"]
+    assert 30000 <= stopped_at < 100000
+
+    a2c_train([f"resume={run_dir}"], subprocess_env)
+    m = json.loads((run_dir / "metrics.json").read_text())
+    assert m["status"] == "completed" and m["total_timesteps"] == 100000
+    check_curves(run_dir)
+    # Same seed, different episodes after the resume: within normal seed noise.
+    assert m["final_eval_mean_return"] >= 0.8 * uninterrupted["final_eval_mean_return"]
+    assert (run_dir / ".hydra" / "overrides.yaml").read_text().count("seed=2") == 1
+    assert list((run_dir / ".hydra" / "resumed").iterdir())
+
+
+def test_sigkill_then_resume_has_no_duplicate_steps(uninterrupted, tmp_path, subprocess_env):
+    run_dir = tmp_path / "run"
+    proc = start(run_dir, subprocess_env)
+    wait_for_step(run_dir, 40000)
+    time.sleep(0.5)  # it logs past the checkpoint before dying
+    proc.kill()
+    proc.wait(timeout=30)
+    assert proc.returncode == -signal.SIGKILL
+    a2c_train([f"resume={run_dir}"], subprocess_env)
+    m = json.loads((run_dir / "metrics.json").read_text())
+    assert m["status"] == "completed" and m["total_timesteps"] == 100000
+    check_curves(run_dir)
+    assert m["final_eval_mean_return"] >= 0.8 * uninterrupted["final_eval_mean_return"]
+
+
+def test_resume_can_train_longer_but_not_change_the_config(tmp_path, subprocess_env):
+    run_dir = tmp_path / "run"
+    a2c_train(["env=cartpole", "total_timesteps=2000", "eval.every_steps=0",
+               "eval.final_episodes=2", f"hydra.run.dir={run_dir}"], subprocess_env)
+    refused = a2c_train([f"resume={run_dir}", "algo.lr=0.1"], subprocess_env, check=False)
+    assert refused.returncode == 2 and "algo.lr=0.1 cannot be combined with resume=" in \
+        refused.stderr
+    a2c_train([f"resume={run_dir}", "total_timesteps=4000"], subprocess_env)
+    m = json.loads((run_dir / "metrics.json").read_text())
+    assert m["total_timesteps"] == 4000
+
+
+@pytest.mark.parametrize("damage", ["truncated", "garbage", "other_env", "missing"])
+def test_bad_checkpoints_give_one_line_errors(tmp_path, subprocess_env, damage):
+    run_dir = tmp_path / "run"
+    a2c_train(["env=cartpole", "total_timesteps=800", "eval.every_steps=0",
+               "eval.final_episodes=1", f"hydra.run.dir={run_dir}"], subprocess_env)
+    last = run_dir / "checkpoints" / "last.pt"
+    expected = {"truncated": "cannot be read", "garbage": "cannot be read",
+                "other_env": "env.id", "missing": "does not exist"}[damage]
+    if damage == "truncated":
+        last.write_bytes(last.read_bytes()[: last.stat().st_size // 2])
+    elif damage == "garbage":
+        last.write_bytes(b"not a checkpoint at all")
+    elif damage == "other_env":
+        other = tmp_path / "other"
+        a2c_train(["env=lunar_discrete", "total_timesteps=800", "eval.every_steps=0",
+                   "eval.final_episodes=1", f"hydra.run.dir={other}"], subprocess_env)
+        last.write_bytes((other / "checkpoints" / "last.pt").read_bytes())
+    else:
+        last.unlink()
+    before = (run_dir / "metrics.json").read_text()
+    proc = a2c_train([f"resume={run_dir}"], subprocess_env, check=False)
+    assert proc.returncode == 2, proc.stderr
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and expected in lines[0] and "Traceback" not in proc.stderr
+    assert (run_dir / "metrics.json").read_text() == before  # nothing written is lost
