@@ -91,6 +91,17 @@ class CheckpointConfig:
 
 
 @dataclass
+class VideoConfig:
+    """mp4 videos of deterministic evaluation episodes during training (needs the
+    ``video`` extra), in ``<run_dir>/videos/`` and as GIFs in TensorBoard's Images tab."""
+
+    enabled: bool = False
+    count: int = 9  # episodes recorded, evenly spaced over the run (the last at the end)
+    fps: int = 30
+    tensorboard: bool = True
+
+
+@dataclass
 class Config:
     """The whole run: what ``a2c-train`` composes from ``conf/``."""
 
@@ -99,6 +110,7 @@ class Config:
     algo: AlgoConfig = field(default_factory=AlgoConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
+    video: VideoConfig = field(default_factory=VideoConfig)
     #: A run directory to continue from its ``checkpoints/last.pt`` (same config).
     resume: Optional[str] = None
     seed: int = 0
@@ -114,6 +126,8 @@ class Config:
     log_interval_s: float = 30.0
     #: Env steps between training-loss scalars in TensorBoard (averaged over the interval).
     log_every_steps: int = 2_000
+    #: Write <run_dir>/learning_curve.png at the end of the run.
+    plot: bool = True
     #: Show full Python tracebacks for errors (same as HYDRA_FULL_ERROR=1).
     debug: bool = False
 

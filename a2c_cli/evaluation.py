@@ -1,4 +1,4 @@
-"""Deterministic evaluation on environment instances separate from training."""
+"""Acting with a trained policy: deterministic evaluation on separate env instances."""
 
 from __future__ import annotations
 
@@ -11,6 +11,25 @@ import torch
 from a2c_cli.envs import EnvSpaces
 from a2c_cli.networks import ActorCritic
 from a2c_cli.normalization import ObsNormalizer
+
+
+@dataclass
+class Policy:
+    """A network with its observation statistics (frozen) and action bounds."""
+
+    network: ActorCritic
+    spaces: EnvSpaces
+    obs_norm: ObsNormalizer
+    device: torch.device
+
+    def act(self, obs: np.ndarray, deterministic: bool = True) -> np.ndarray:
+        """Env actions for a batch of raw observations (clipped to the action bounds)."""
+        with torch.inference_mode():
+            obs_t = torch.from_numpy(self.obs_norm.normalize(obs)).to(self.device)
+            action = self.network.act(obs_t, deterministic=deterministic).cpu().numpy()
+        if not self.spaces.discrete:
+            action = np.clip(action, self.spaces.action_low, self.spaces.action_high)
+        return action
 
 
 @dataclass(frozen=True)
@@ -33,8 +52,7 @@ def episode_targets(episodes: int, num_envs: int) -> np.ndarray:
     return np.array([(episodes + i) // num_envs for i in range(num_envs)], dtype=np.int64)
 
 
-def evaluate(network: ActorCritic, envs: gym.vector.VectorEnv, spaces: EnvSpaces,
-             obs_norm: ObsNormalizer, episodes: int, seed: int, device: torch.device,
+def evaluate(policy: Policy, envs: gym.vector.VectorEnv, episodes: int, seed: int,
              deterministic: bool = True) -> EvalResult:
     """Run ``episodes`` full episodes and return their undiscounted returns and lengths.
 
@@ -48,16 +66,11 @@ def evaluate(network: ActorCritic, envs: gym.vector.VectorEnv, spaces: EnvSpaces
     returns: list[float] = []
     lengths: list[int] = []
     obs, _ = envs.reset(seed=[seed + i for i in range(envs.num_envs)])
-    was_training = network.training
-    network.eval()
+    was_training = policy.network.training
+    policy.network.eval()
     try:
         while (counts < targets).any():
-            with torch.inference_mode():
-                obs_t = torch.from_numpy(obs_norm.normalize(obs)).to(device)
-                action = network.act(obs_t, deterministic=deterministic).cpu().numpy()
-            if not spaces.discrete:
-                action = np.clip(action, spaces.action_low, spaces.action_high)
-            obs, reward, terminated, truncated, _ = envs.step(action)
+            obs, reward, terminated, truncated, _ = envs.step(policy.act(obs, deterministic))
             running_return += reward
             running_length += 1
             for i in np.flatnonzero(terminated | truncated):
@@ -68,5 +81,5 @@ def evaluate(network: ActorCritic, envs: gym.vector.VectorEnv, spaces: EnvSpaces
                 running_return[i] = 0.0
                 running_length[i] = 0
     finally:
-        network.train(was_training)
+        policy.network.train(was_training)
     return EvalResult(np.array(returns), np.array(lengths))

@@ -28,6 +28,15 @@ class TensorBoardLogger:
     def text(self, name: str, text: str) -> None:
         self.writer.add_text(name, text, 0)
 
+    def gif(self, tag: str, data: bytes, height: int, width: int, step: int) -> None:
+        """An animated GIF in the Images tab (what ``add_video`` does, without moviepy)."""
+        from tensorboard.compat.proto.summary_pb2 import Summary
+
+        image = Summary.Image(height=height, width=width, colorspace=3,
+                              encoded_image_string=data)
+        summary = Summary(value=[Summary.Value(tag=tag, image=image)])
+        self.writer._get_file_writer().add_summary(summary, step)
+
     def flush(self) -> None:
         self.writer.flush()
 

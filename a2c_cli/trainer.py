@@ -29,7 +29,7 @@ from a2c_cli.config import Config
 from a2c_cli.console import RunConsole
 from a2c_cli.envs import describe_spaces, make_vector_env, target_return
 from a2c_cli.errors import TrainingDiverged, TrainingInterrupted
-from a2c_cli.evaluation import EvalResult, evaluate
+from a2c_cli.evaluation import EvalResult, Policy, evaluate
 from a2c_cli.learner import A2C, STAT_NAMES, NonFiniteError, learning_rate, make_optimizer
 from a2c_cli.networks import ActorCritic
 from a2c_cli.normalization import ObsNormalizer, RewardScaler
@@ -110,6 +110,7 @@ class Trainer:
                                       cfg.algo.obs_clip)
         self.reward_scaler = RewardScaler(cfg.num_envs, cfg.algo.gamma, cfg.algo.scale_reward,
                                           cfg.algo.reward_clip)
+        self.policy = Policy(self.network, self.spaces, self.obs_norm, self.device)
         self.global_step = 0
         self.best_eval: Optional[float] = None
         self.first_solved: Optional[Dict[str, float]] = None
@@ -171,9 +172,23 @@ class Trainer:
 
     # ------------------------------------------------------------------ evaluation
     def evaluate(self, episodes: int) -> EvalResult:
-        return evaluate(self.network, self.eval_envs, self.spaces, self.obs_norm, episodes,
-                        self.cfg.seed + EVAL_SEED_OFFSET, self.device,
+        return evaluate(self.policy, self.eval_envs, episodes, self.cfg.seed + EVAL_SEED_OFFSET,
                         self.cfg.eval.deterministic)
+
+    def _record_video(self) -> None:
+        from a2c_cli.video import gif_bytes, record_episode, write_mp4
+
+        cfg = self.cfg.video
+        frames, ret = record_episode(self.policy, self.cfg.env,
+                                     self.cfg.seed + EVAL_SEED_OFFSET + self.global_step,
+                                     self.cfg.eval.deterministic)
+        path = write_mp4(self.run_dir / "videos" / f"step_{self.global_step:09d}.mp4", frames,
+                         cfg.fps)
+        if cfg.tensorboard:
+            data = gif_bytes(frames, cfg.fps)
+            self.tb.gif("videos/eval_episode", data, frames.shape[1] // 2, frames.shape[2] // 2,
+                        self.global_step)
+        log.info("video at step %d: %s (return %.1f)", self.global_step, path.name, ret)
 
     def _periodic_eval(self) -> None:
         result = self.evaluate(self.cfg.eval.episodes)
@@ -237,6 +252,11 @@ class Trainer:
         next_log = _next_multiple(self.global_step, cfg.log_every_steps)
         next_eval = _next_multiple(self.global_step, cfg.eval.every_steps)
         next_ckpt = _next_multiple(self.global_step, cfg.checkpoint.every_steps)
+        # Videos at k/count of the run, k = 1..count: the last one at the final step.
+        end = num_updates * batch
+        video_steps = [end * k // cfg.video.count for k in range(1, cfg.video.count + 1)]
+        video_steps = [v for v in video_steps if v > self.global_step] if cfg.video.enabled \
+            else []
         self._start, self._eval_time = time.perf_counter(), 0.0
         steps_at_start = self.global_step
         lr = cfg.algo.lr
@@ -262,6 +282,11 @@ class Trainer:
                 self._periodic_eval()
                 self._eval_time += time.perf_counter() - t0
                 next_eval += cfg.eval.every_steps
+            if video_steps and self.global_step >= video_steps[0]:
+                t0 = time.perf_counter()
+                self._record_video()
+                self._eval_time += time.perf_counter() - t0
+                video_steps = [v for v in video_steps if v > self.global_step]
             if next_ckpt is not None and self.global_step >= next_ckpt:
                 self.save("last.pt")
                 next_ckpt += cfg.checkpoint.every_steps
@@ -313,7 +338,18 @@ class Trainer:
         metrics = self._metrics("completed", final)
         write_json(self.run_dir / "metrics.json", metrics)
         self.tb.flush()
+        if self.cfg.plot:
+            self._plot()
         return metrics
+
+    def _plot(self) -> None:
+        """learning_curve.png; a plotting failure never costs the finished run."""
+        from a2c_cli.plots import plot_learning_curve
+
+        try:
+            log.info("learning curve: %s", plot_learning_curve(self.run_dir))
+        except Exception as exc:  # noqa: BLE001
+            log.warning("learning_curve.png not written: %s", exc)
 
     def _metrics(self, status: str, final: Optional[EvalResult]) -> Dict[str, Any]:
         mean = final.mean if final is not None else None

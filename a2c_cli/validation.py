@@ -78,6 +78,8 @@ def validate(cfg: Config) -> None:
     _at_least("eval.final_episodes", e.final_episodes, 0)
     _at_least("eval.num_envs", e.num_envs, 1)
     _at_least("checkpoint.every_steps", cfg.checkpoint.every_steps, 0)
+    _at_least("video.count", cfg.video.count, 1)
+    _at_least("video.fps", cfg.video.fps, 1)
     _choice("device", cfg.device, DEVICES)
     _choice("vec_env", cfg.vec_env, VEC_ENVS)
     _choice("progress", cfg.progress, PROGRESS)
@@ -124,6 +126,10 @@ def check_environment(cfg: Config) -> None:
         raise ConfigError(f"network.log_std_init={cfg.network.log_std_init!r} is invalid: "
                           f"{cfg.env.id} has discrete actions; log_std_init only applies to "
                           "continuous (Box) actions.")
+    if cfg.video.enabled:
+        from a2c_cli.video import require_video
+
+        require_video("video.enabled")
     if cfg.device == "cuda":
         import torch
 

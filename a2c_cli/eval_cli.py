@@ -1,0 +1,213 @@
+"""``a2c-eval``: evaluate a trained agent from a run directory or a checkpoint file.
+
+    a2c-eval outputs/2026-11-24/19-40-00                    # final.pt, 100 episodes
+    a2c-eval outputs/.../checkpoints/best.pt episodes=20 video=true
+    a2c-eval RUN_DIR checkpoint=last seed=7 deterministic=false --plot
+
+Prints a table (mean, std, min, max, median, solved), writes ``eval.json`` next to the
+checkpoint, and with ``video=true`` mp4 files of the first episodes into
+``<run_dir>/videos/``. With the default seed it replays the run's final evaluation.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Tuple
+
+OPTIONS: Dict[str, type] = {"episodes": int, "video": bool, "video_episodes": int, "seed": int,
+                            "deterministic": bool, "checkpoint": str, "num_envs": int,
+                            "device": str, "plot": bool}
+DEFAULTS: Dict[str, Any] = {"episodes": 100, "video": False, "video_episodes": 3, "seed": None,
+                            "deterministic": True, "checkpoint": None, "num_envs": None,
+                            "device": "auto", "plot": False}
+
+
+def parse_options(items: List[str]) -> Dict[str, Any]:
+    """``key=value`` words -> typed options; ConfigError names a bad one."""
+    from a2c_cli.validation import ConfigError
+
+    opts = dict(DEFAULTS)
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or key not in OPTIONS:
+            raise ConfigError(f"{item!r} is not an a2c-eval option: use key=value with key "
+                              f"one of {', '.join(OPTIONS)}.")
+        kind = OPTIONS[key]
+        if kind is bool:
+            if raw.lower() not in ("true", "false"):
+                raise ConfigError(f"{key}={raw!r} is invalid: use true or false.")
+            opts[key] = raw.lower() == "true"
+        elif kind is int:
+            try:
+                opts[key] = int(raw)
+            except ValueError as exc:
+                raise ConfigError(f"{key}={raw!r} is invalid: an integer is needed.") from exc
+        else:
+            opts[key] = raw
+    if opts["episodes"] < 1:
+        raise ConfigError(f"episodes={opts['episodes']} is invalid: must be >= 1.")
+    if opts["checkpoint"] not in (None, "final", "best", "last"):
+        raise ConfigError(f"checkpoint={opts['checkpoint']!r} is invalid: choose final, best "
+                          "or last.")
+    return opts
+
+
+def find_checkpoint(path: Path, which: Optional[str]) -> Tuple[Path, Path]:
+    """(checkpoint file, run directory) for a run directory or a checkpoint path."""
+    from a2c_cli.checkpoint import CheckpointError
+
+    if path.is_file():
+        run_dir = path.parent.parent if path.parent.name == "checkpoints" else path.parent
+        return path, run_dir
+    if not path.is_dir():
+        raise CheckpointError(f"{path} does not exist (give a run directory or a .pt file).")
+    names = [which] if which else ["final", "last"]
+    for name in names:
+        candidate = path / "checkpoints" / f"{name}.pt"
+        if candidate.is_file():
+            return candidate, path
+    raise CheckpointError(f"{path} has no checkpoints/{names[0]}.pt: not a run directory, "
+                          "or a run that has not saved one yet.")
+
+
+def load_policy(payload: Dict[str, Any], device_name: str):  # noqa: ANN201
+    """(Policy, Config) rebuilt from a checkpoint payload."""
+    import torch
+    from omegaconf import OmegaConf
+
+    from a2c_cli.checkpoint import CheckpointError, rms_from_tensors
+    from a2c_cli.config import Config
+    from a2c_cli.envs import describe_spaces, make_env_fn
+    from a2c_cli.evaluation import Policy
+    from a2c_cli.networks import ActorCritic
+    from a2c_cli.normalization import ObsNormalizer
+    from a2c_cli.trainer import resolve_device
+
+    try:
+        merged = OmegaConf.merge(OmegaConf.structured(Config), payload["config"])
+        cfg: Config = OmegaConf.to_object(merged)  # type: ignore[assignment]
+    except Exception as exc:  # noqa: BLE001
+        raise CheckpointError(f"the checkpoint's config does not fit this a2c-cli: {exc}") \
+            from exc
+    env = make_env_fn(cfg.env)()
+    spaces = describe_spaces(env.observation_space, env.action_space)
+    env.close()
+    device = resolve_device(device_name)
+    network = ActorCritic(spaces, cfg.network).to(device)
+    try:
+        network.load_state_dict(payload["model"])
+    except RuntimeError as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise CheckpointError(f"the checkpoint's weights do not fit {cfg.env.id}: {first}") \
+            from exc
+    obs_norm = ObsNormalizer(spaces.obs_dim, cfg.algo.normalize_obs, cfg.algo.obs_clip)
+    rms_from_tensors(obs_norm.rms, payload["obs_rms"])
+    torch.set_num_threads(max(cfg.torch_threads, 1))
+    return Policy(network, spaces, obs_norm, device), cfg
+
+
+def run(path: Path, opts: Dict[str, Any]) -> Dict[str, Any]:
+    """Evaluate; print the table; write eval.json (and videos / plot). Returns the report."""
+    import numpy as np
+    from rich.console import Console
+    from rich.table import Table
+
+    from a2c_cli.checkpoint import load_checkpoint
+    from a2c_cli.envs import make_vector_env, target_return
+    from a2c_cli.evaluation import evaluate
+    from a2c_cli.trainer import EVAL_SEED_OFFSET, write_json
+
+    if opts["video"]:
+        from a2c_cli.video import require_video
+
+        require_video("video")
+    ckpt, run_dir = find_checkpoint(path, opts["checkpoint"])
+    payload = load_checkpoint(ckpt)
+    policy, cfg = load_policy(payload, opts["device"])
+    seed = opts["seed"] if opts["seed"] is not None else cfg.seed + EVAL_SEED_OFFSET
+    num_envs = opts["num_envs"] or cfg.eval.num_envs
+    envs = make_vector_env(cfg.env, num_envs, "sync")
+    try:
+        result = evaluate(policy, envs, opts["episodes"], seed, opts["deterministic"])
+    finally:
+        envs.close()
+    target = target_return(cfg.env)
+    r = result.returns
+    report: Dict[str, Any] = {
+        "checkpoint": str(ckpt), "env_id": cfg.env.id, "global_step": payload["global_step"],
+        "episodes": len(r), "seed": seed, "deterministic": opts["deterministic"],
+        "mean_return": float(r.mean()), "std_return": float(r.std()),
+        "min_return": float(r.min()), "max_return": float(r.max()),
+        "median_return": float(np.median(r)), "mean_length": float(result.lengths.mean()),
+        "target_return": target, "solved": bool(target is not None and r.mean() >= target),
+        "returns": [round(x, 2) for x in r.tolist()],
+    }
+    if opts["video"]:
+        report["videos"] = [str(p) for p in _videos(policy, cfg, run_dir, ckpt.stem, seed,
+                                                      opts)]
+    if opts["plot"]:
+        from a2c_cli.plots import plot_learning_curve
+
+        report["plot"] = str(plot_learning_curve(run_dir))
+    write_json(ckpt.parent / "eval.json", report)
+
+    table = Table(title=f"a2c-eval: {cfg.env.id}, {ckpt.name} (step {payload['global_step']})")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key in ("episodes", "mean_return", "std_return", "min_return", "max_return",
+                "median_return", "mean_length", "target_return", "solved"):
+        value = report[key]
+        table.add_row(key, f"{value:.2f}" if isinstance(value, float) else str(value))
+    console = Console()
+    console.print(table)
+    console.print(f"wrote {ckpt.parent / 'eval.json'}")
+    for extra in report.get("videos", []) + ([report["plot"]] if "plot" in report else []):
+        console.print(f"wrote {extra}")
+    return report
+
+
+def _videos(policy, cfg, run_dir: Path, stem: str, seed: int,  # noqa: ANN001
+            opts: Dict[str, Any]) -> List[Path]:
+    from a2c_cli.video import record_episode, write_mp4
+
+    paths = []
+    for i in range(opts["video_episodes"]):
+        frames, _ = record_episode(policy, cfg.env, seed + i, opts["deterministic"])
+        paths.append(write_mp4(run_dir / "videos" / f"eval_{stem}_ep{i}.mp4", frames,
+                               cfg.video.fps))
+    return paths
+
+
+def main(argv: Optional[List[str]] = None) -> None:
+    """Console-script entry point of ``a2c-eval``."""
+    parser = argparse.ArgumentParser(
+        prog="a2c-eval", description=__doc__.split("\n\n")[0],
+        epilog="options (key=value): episodes=100 video=false video_episodes=3 seed=<run's "
+               "eval seed> deterministic=true checkpoint=final|best|last num_envs=<run's> "
+               "device=auto plot=false", formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("path", type=Path, help="run directory or checkpoint (.pt) file")
+    parser.add_argument("options", nargs="*", help="key=value options (see below)")
+    parser.add_argument("--plot", action="store_true", help="also write learning_curve.png")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    args = parser.parse_args(argv)
+    try:
+        opts = parse_options(args.options)
+        opts["plot"] = opts["plot"] or args.plot
+        run(args.path, opts)
+    except KeyboardInterrupt:
+        print("a2c-eval: aborted.", file=sys.stderr)
+        sys.exit(130)
+    except Exception as exc:
+        from a2c_cli.errors import describe
+
+        described = None if args.debug else describe(exc)
+        if described is None:
+            raise
+        print(f"a2c-eval: error: {described[0]}", file=sys.stderr)
+        sys.exit(described[1])
+
+
+if __name__ == "__main__":
+    main()
