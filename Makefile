@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q "$(TORCH)"
-	$(PY) -m pip install -q -e ".[dev,video]"
+	$(PY) -m pip install -q -e ".[dev,video,sweep]"
 	touch $(STAMP)
 
 install: $(STAMP) ## create .venv and install a2c-cli (editable) with dev tools

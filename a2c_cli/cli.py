@@ -93,19 +93,14 @@ def cli() -> None:
 
 
 def _report(exc: Exception, show_traceback: bool) -> None:
-    from a2c_cli.errors import TrainingInterrupted, describe, signal_name
+    from a2c_cli.errors import TrainingInterrupted, exit_with_error, signal_name
 
     if isinstance(exc, TrainingInterrupted):
         print(f"a2c-train: stopped by {signal_name(exc.signum)} at step {exc.step}; state saved "
               f"in {exc.run_dir / 'checkpoints' / 'last.pt'}.\nResume with: a2c-train "
               f"resume={exc.run_dir}", file=sys.stderr)
         sys.exit(128 + exc.signum)
-    described = None if show_traceback else describe(exc)
-    if described is None:
-        raise exc
-    message, code = described
-    print(f"a2c-train: error: {message}", file=sys.stderr)
-    sys.exit(code)
+    exit_with_error("a2c-train", exc, show_traceback)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ This module must stay light (no torch, no gymnasium): ``a2c-train --help`` impor
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Mapping, Optional
 
 from omegaconf import MISSING
 
@@ -130,6 +130,17 @@ class Config:
     plot: bool = True
     #: Show full Python tracebacks for errors (same as HYDRA_FULL_ERROR=1).
     debug: bool = False
+
+
+def flatten_dict(data: Mapping[str, Any], prefix: str = "") -> Dict[str, Any]:
+    """``{"algo": {"lr": 1e-3}}`` -> ``{"algo.lr": 1e-3}`` (empty mappings stay values)."""
+    out: Dict[str, Any] = {}
+    for key, value in data.items():
+        if isinstance(value, Mapping) and value:
+            out.update(flatten_dict(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
 
 
 def register_configs() -> None:

@@ -7,8 +7,9 @@ and keeps its traceback. ``debug=true`` or ``HYDRA_FULL_ERROR=1`` shows every tr
 from __future__ import annotations
 
 import signal
+import sys
 from pathlib import Path
-from typing import Optional, Tuple
+from typing import NoReturn, Optional, Tuple
 
 EXIT_BAD_INPUT = 2
 EXIT_DIVERGED = 3
@@ -20,6 +21,9 @@ class TrainingInterrupted(Exception):
     def __init__(self, signum: int, step: int, run_dir: Path) -> None:
         super().__init__(f"stopped by signal {signum} at step {step}")
         self.signum, self.step, self.run_dir = signum, step, run_dir
+
+    def __reduce__(self):  # noqa: ANN204 - picklable across launcher processes
+        return type(self), (self.signum, self.step, self.run_dir)
 
 
 class TrainingDiverged(Exception):
@@ -70,6 +74,16 @@ def describe(exc: BaseException) -> Optional[Tuple[str, int]]:
     if isinstance(exc, OSError) and exc.filename is not None:
         return f"cannot write or read {exc.filename}: {exc.strerror}", EXIT_BAD_INPUT
     return None
+
+
+def exit_with_error(prog: str, exc: Exception, show_traceback: bool = False) -> NoReturn:
+    """Print ``<prog>: error: <one line>`` and exit with its code; re-raise a bug (or
+    everything, with ``show_traceback``) so its traceback shows."""
+    described = None if show_traceback else describe(exc)
+    if described is None:
+        raise exc
+    print(f"{prog}: error: {described[0]}", file=sys.stderr)
+    sys.exit(described[1])
 
 
 def _missing_option(text: str) -> str:

@@ -200,13 +200,9 @@ def main(argv: Optional[List[str]] = None) -> None:
         print("a2c-eval: aborted.", file=sys.stderr)
         sys.exit(130)
     except Exception as exc:
-        from a2c_cli.errors import describe
+        from a2c_cli.errors import exit_with_error
 
-        described = None if args.debug else describe(exc)
-        if described is None:
-            raise
-        print(f"a2c-eval: error: {described[0]}", file=sys.stderr)
-        sys.exit(described[1])
+        exit_with_error("a2c-eval", exc, args.debug)
 
 
 if __name__ == "__main__":

@@ -25,6 +25,9 @@ class NonFiniteError(ArithmeticError):
         super().__init__(f"non-finite {quantity}")
         self.quantity = quantity
 
+    def __reduce__(self):  # noqa: ANN204 - picklable across launcher processes
+        return type(self), (self.quantity,)
+
 
 #: Order of the entries of the statistics vector returned by :meth:`A2C.update`.
 STAT_NAMES = (

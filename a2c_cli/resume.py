@@ -15,10 +15,11 @@ from typing import Any, Dict, List
 from omegaconf import OmegaConf
 
 from a2c_cli.checkpoint import CheckpointError
+from a2c_cli.config import flatten_dict
 from a2c_cli.validation import ConfigError
 
 #: Keys a resumed run may change; everything else must stay as the run was started.
-RESUME_OVERRIDABLE = ("total_timesteps", "progress", "log_interval_s", "debug")
+RESUME_OVERRIDABLE = ("total_timesteps", "progress", "log_interval_s", "debug", "plot")
 LAST = Path("checkpoints") / "last.pt"
 
 
@@ -58,16 +59,7 @@ def check_same_config(saved: Dict[str, Any], current: Dict[str, Any], path: Path
     """Refuse a checkpoint written under a different config (another env, network, ...)."""
     ignore = {*RESUME_OVERRIDABLE, "resume"}
 
-    def flat(d: Dict[str, Any], prefix: str = "") -> Dict[str, Any]:
-        out: Dict[str, Any] = {}
-        for k, v in d.items():
-            if isinstance(v, dict) and v:
-                out.update(flat(v, f"{prefix}{k}."))
-            else:
-                out[f"{prefix}{k}"] = v
-        return out
-
-    a, b = flat(saved), flat(current)
+    a, b = flatten_dict(saved), flatten_dict(current)
     def priority(key: str) -> tuple[int, str]:  # the most telling difference first
         return (0 if key.startswith("env.") else 1 if key.startswith("network.") else 2, key)
 

@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Mapping, Optional
+from typing import Any, Dict, Mapping, Optional, Union
 
 from torch.utils.tensorboard import SummaryWriter
+
+from a2c_cli.config import flatten_dict
+
+HParamValue = Union[int, float, str, bool]
+#: Keys that describe how a run is shown or stored, not what it learns.
+NOT_HPARAMS = ("progress", "log_interval_s", "log_every_steps", "debug", "resume", "plot",
+               "checkpoint.", "video.", "eval.every_steps", "eval.episodes")
 
 
 class TensorBoardLogger:
@@ -37,8 +44,30 @@ class TensorBoardLogger:
         summary = Summary(value=[Summary.Value(tag=tag, image=image)])
         self.writer._get_file_writer().add_summary(summary, step)
 
+    def hparams(self, hparams: Mapping[str, HParamValue], metrics: Mapping[str, float]) -> None:
+        """HParams-plugin data in this run's own event file (``add_hparams`` would make a
+        sub-run), so ``tensorboard --logdir <sweep>`` compares the jobs in its HParams tab.
+        The metrics name scalar tags this run also logs."""
+        from torch.utils.tensorboard.summary import hparams as hparams_summaries
+
+        file_writer = self.writer._get_file_writer()
+        for summary in hparams_summaries(dict(hparams), dict(metrics)):
+            file_writer.add_summary(summary)
+
     def flush(self) -> None:
         self.writer.flush()
 
     def close(self) -> None:
         self.writer.close()
+
+
+def flatten_hparams(config: Mapping[str, Any]) -> Dict[str, HParamValue]:
+    """The config as HParams: dotted keys; lists and None become strings; keys that do not
+    change what is learned (:data:`NOT_HPARAMS`) are left out."""
+    out: Dict[str, HParamValue] = {}
+    for key, value in flatten_dict(config).items():
+        if any(key == skip or (skip.endswith(".") and key.startswith(skip))
+               for skip in NOT_HPARAMS):
+            continue
+        out[key] = value if isinstance(value, (bool, int, float, str)) else str(value)
+    return out

@@ -34,7 +34,7 @@ from a2c_cli.learner import A2C, STAT_NAMES, NonFiniteError, learning_rate, make
 from a2c_cli.networks import ActorCritic
 from a2c_cli.normalization import ObsNormalizer, RewardScaler
 from a2c_cli.rollout import RolloutBuffer
-from a2c_cli.tb_logger import TensorBoardLogger
+from a2c_cli.tb_logger import TensorBoardLogger, flatten_hparams
 from a2c_cli.validation import ConfigError
 
 log = logging.getLogger("a2c_cli")
@@ -337,6 +337,9 @@ class Trainer:
         self.save("last.pt")  # so resume= can extend a finished run (total_timesteps=...)
         metrics = self._metrics("completed", final)
         write_json(self.run_dir / "metrics.json", metrics)
+        final_scalars = {"eval/final_mean_return": final.mean,
+                         "eval/final_std_return": final.std} if final is not None else {}
+        self.tb.hparams(flatten_hparams(self.config_dict), final_scalars)
         self.tb.flush()
         if self.cfg.plot:
             self._plot()

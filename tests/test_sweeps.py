@@ -1,0 +1,140 @@
+"""Sweeps: parallel (joblib) and submitit launchers, Optuna, HParams, a2c-report."""
+
+from __future__ import annotations
+
+import csv
+import json
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from tensorboard.plugins.hparams import plugin_data_pb2
+
+from .conftest import REPO
+from .test_cli import a2c_train
+
+A2C_REPORT = str(Path(sys.executable).with_name("a2c-report"))
+TINY = ["env=cartpole", "total_timesteps=2000", "eval.every_steps=0", "eval.final_episodes=5"]
+
+
+def statuses(sweep: Path) -> dict[str, str]:
+    return {d.name: json.loads((d / "metrics.json").read_text())["status"]
+            for d in sorted(sweep.iterdir()) if (d / "metrics.json").is_file()}
+
+
+def test_joblib_launcher_runs_jobs_in_parallel_processes(tmp_path, subprocess_env):
+    sweep = tmp_path / "sweep"
+    a2c_train(["-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", *TINY, "seed=0,1,2",
+               f"hydra.sweep.dir={sweep}"], subprocess_env)
+    assert statuses(sweep) == {"0": "completed", "1": "completed", "2": "completed"}
+    seeds = [json.loads((sweep / j / "metrics.json").read_text())["seed"] for j in "012"]
+    assert seeds == [0, 1, 2]
+    # Each job logs to its own train.log (plain lines, no progress bar from workers).
+    for job in "012":
+        log = (sweep / job / "train.log").read_text()
+        assert "final evaluation" in log and "━" not in log
+
+
+def test_submitit_local_launcher(tmp_path, subprocess_env):
+    sweep = tmp_path / "sweep"
+    a2c_train(["-m", "hydra/launcher=submitit_local", *TINY, "seed=0,1",
+               f"hydra.sweep.dir={sweep}"], subprocess_env)
+    assert statuses(sweep) == {"0": "completed", "1": "completed"}
+    for job in "01":
+        m = json.loads((sweep / job / "metrics.json").read_text())
+        assert m["final_eval_episodes"] == 5 and m["total_timesteps"] == 2000
+
+
+def test_slurm_launcher_config_composes():
+    from hydra import compose, initialize_config_dir
+
+    from a2c_cli.cli import find_config_dir
+
+    from .conftest import compose_config
+
+    with initialize_config_dir(config_dir=str(find_config_dir()), version_base="1.3"):
+        cfg = compose(config_name="config", overrides=["hydra/launcher=slurm"],
+                      return_hydra_config=True)
+    launcher = cfg.hydra.launcher
+    assert "submitit_slurm" in launcher._target_.lower() or "Slurm" in launcher._target_
+    assert launcher.cpus_per_task == 4 and launcher.array_parallelism == 32
+    assert compose_config(["sweep=lunar_discrete_optuna"]).total_timesteps == 1_000_000
+
+
+def test_optuna_sweep_writes_results(tmp_path, subprocess_env):
+    sweep = tmp_path / "sweep"
+    a2c_train(["-m", "sweep=cartpole_optuna", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2",
+               f"hydra.sweep.dir={sweep}"], subprocess_env)
+    results = yaml.safe_load((sweep / "optimization_results.yaml").read_text())
+    assert set(results["best_params"]) == {"algo.lr", "algo.n_steps"}
+    scores = [json.loads((sweep / j / "metrics.json").read_text())["final_eval_mean_return"]
+              for j in "0123"]
+    assert results["best_value"] == pytest.approx(max(scores))
+
+
+def test_optuna_trial_that_diverges_does_not_abort_the_sweep(tmp_path, subprocess_env):
+    sweep = tmp_path / "sweep"
+    a2c_train(["-m", "sweep=cartpole_optuna_diverging", f"hydra.searchpath=[file://{REPO}/tests/conf]",
+               "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", f"hydra.sweep.dir={sweep}"],
+              subprocess_env)
+    found = statuses(sweep)
+    assert "diverged" in found.values() and "completed" in found.values(), found
+    results = yaml.safe_load((sweep / "optimization_results.yaml").read_text())
+    assert results["best_params"]["algo.lr"] == 0.001
+
+
+def test_hparams_in_each_runs_own_event_file(tmp_path, subprocess_env):
+    sweep = tmp_path / "sweep"
+    a2c_train(["-m", *TINY, "algo.lr=0.001,0.002", f"hydra.sweep.dir={sweep}"], subprocess_env)
+    for job, lr in (("0", 0.001), ("1", 0.002)):
+        assert not [p for p in (sweep / job).iterdir() if p.is_dir() and p.name[0].isdigit()]
+        acc = EventAccumulator(str(sweep / job), size_guidance={"tensors": 0})
+        acc.Reload()
+        content = acc.PluginTagToContent("hparams")
+        start = plugin_data_pb2.HParamsPluginData.FromString(
+            content["_hparams_/session_start_info"]).session_start_info
+        assert start.hparams["algo.lr"].number_value == pytest.approx(lr)
+        assert start.hparams["env.id"].string_value == "CartPole-v1"
+        experiment = plugin_data_pb2.HParamsPluginData.FromString(
+            content["_hparams_/experiment"]).experiment
+        assert "eval/final_mean_return" in [m.name.tag for m in experiment.metric_infos]
+
+
+def test_report_groups_seeds_and_lists_unfinished_runs(tmp_path, subprocess_env):
+    sweep = tmp_path / "sweep"
+    a2c_train(["-m", *TINY, "algo.n_steps=5,16", "seed=0,1,2", f"hydra.sweep.dir={sweep}"],
+              subprocess_env)
+    unfinished = sweep / "5"
+    (unfinished / "metrics.json").unlink()  # as if that job had been killed
+    proc = subprocess.run([A2C_REPORT, str(sweep)], env=subprocess_env, capture_output=True,
+                          text=True, check=True)
+    assert "algo.n_steps=5" in proc.stdout and "unfinished" in proc.stdout
+
+    expected: dict[str, list[float]] = {"5": [], "16": []}
+    for job in sorted(p for p in sweep.iterdir() if p.is_dir()):
+        overrides = (job / ".hydra" / "overrides.yaml").read_text()
+        n_steps = "16" if "algo.n_steps=16" in overrides else "5"
+        if (job / "metrics.json").is_file():
+            expected[n_steps].append(
+                json.loads((job / "metrics.json").read_text())["final_eval_mean_return"])
+    rows = {r["setting"]: r for r in csv.DictReader((sweep / "report.csv").open())}
+    for n_steps, scores in expected.items():
+        row = rows[f"algo.n_steps={n_steps}"]
+        assert float(row["mean"]) == pytest.approx(statistics.fmean(scores))
+        assert float(row["std"]) == pytest.approx(statistics.pstdev(scores))
+        assert row["seeds"] == "0 1 2" and row["runs"] == "3"
+    assert rows["algo.n_steps=16"]["not_completed"] == "5: unfinished"
+    assert (sweep / "report.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_report_bad_path(subprocess_env, tmp_path):
+    proc = subprocess.run([A2C_REPORT, str(tmp_path / "nothing")], env=subprocess_env,
+                          capture_output=True, text=True)
+    assert proc.returncode == 2 and "is not a directory" in proc.stderr
+    proc = subprocess.run([A2C_REPORT, str(tmp_path)], env=subprocess_env,
+                          capture_output=True, text=True)
+    assert proc.returncode == 2 and "no a2c-train runs" in proc.stderr
