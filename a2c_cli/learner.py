@@ -68,6 +68,10 @@ class A2C:
     optimizer: torch.optim.Optimizer
     algo: AlgoConfig
 
+    def __post_init__(self) -> None:
+        #: What the optimizer updates (the network's parameters, or one flattened view).
+        self.params = [p for group in self.optimizer.param_groups for p in group["params"]]
+
     def set_learning_rate(self, lr: float) -> None:
         for group in self.optimizer.param_groups:
             group["lr"] = lr
@@ -111,10 +115,10 @@ class A2C:
         entropy_mean = entropy.mean()
         loss = policy_loss + algo.vf_coef * value_loss - algo.ent_coef * entropy_mean
 
-        self.optimizer.zero_grad(set_to_none=True)
+        self.optimizer.zero_grad(set_to_none=False)  # keeps flattened gradient views
         loss.backward()
         # clip_grad_norm_ returns the total norm before clipping.
-        grad_norm = nn.utils.clip_grad_norm_(self.network.parameters(), algo.max_grad_norm)
+        grad_norm = nn.utils.clip_grad_norm_(self.params, algo.max_grad_norm)
         guarded = torch.stack([policy_loss, value_loss, entropy_mean, grad_norm]).detach()
         finite = torch.isfinite(guarded)
         if not bool(finite.all()):  # one host sync per update; collection syncs anyway

@@ -86,3 +86,24 @@ class ActorCritic(nn.Module):
         params, value = self(obs)
         log_prob, entropy = self.dist.log_prob_entropy(params, actions)
         return log_prob, entropy, value
+
+
+def flatten_parameters(module: nn.Module) -> nn.Parameter:
+    """Make ``module``'s parameters views into one contiguous parameter, and their gradients
+    views into one contiguous gradient, and return that parameter.
+
+    Give the optimizer (and gradient clipping) the returned parameter alone: for networks this
+    small, per-tensor overhead dominates, and one tensor makes the optimizer step, the
+    gradient norm and the clipping a single kernel each. Backward accumulates into the
+    existing ``.grad`` views in place, so zero gradients with ``set_to_none=False``.
+    """
+    params = list(module.parameters())
+    flat = nn.Parameter(torch.cat([p.detach().reshape(-1) for p in params]))
+    flat.grad = torch.zeros_like(flat)
+    offset = 0
+    for p in params:
+        n = p.numel()
+        p.data = flat.data[offset:offset + n].view_as(p)
+        p.grad = flat.grad[offset:offset + n].view_as(p)
+        offset += n
+    return flat

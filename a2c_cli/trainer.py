@@ -31,7 +31,7 @@ from a2c_cli.envs import describe_spaces, make_vector_env, target_return
 from a2c_cli.errors import TrainingDiverged, TrainingInterrupted
 from a2c_cli.evaluation import EvalResult, Policy, evaluate
 from a2c_cli.learner import A2C, STAT_NAMES, NonFiniteError, learning_rate, make_optimizer
-from a2c_cli.networks import ActorCritic
+from a2c_cli.networks import ActorCritic, flatten_parameters
 from a2c_cli.normalization import ObsNormalizer, RewardScaler
 from a2c_cli.rollout import RolloutBuffer
 from a2c_cli.tb_logger import TensorBoardLogger, flatten_hparams
@@ -104,8 +104,8 @@ class Trainer:
         self.spaces = describe_spaces(self.envs.single_observation_space,
                                       self.envs.single_action_space)
         self.network = ActorCritic(self.spaces, cfg.network).to(self.device)
-        self.learner = A2C(self.network, make_optimizer(self.network.parameters(), cfg.algo),
-                           cfg.algo)
+        flat = flatten_parameters(self.network)
+        self.learner = A2C(self.network, make_optimizer(iter([flat]), cfg.algo), cfg.algo)
         self.obs_norm = ObsNormalizer(self.spaces.obs_dim, cfg.algo.normalize_obs,
                                       cfg.algo.obs_clip)
         self.reward_scaler = RewardScaler(cfg.num_envs, cfg.algo.gamma, cfg.algo.scale_reward,

@@ -104,8 +104,10 @@ def test_same_seed_gives_identical_scalars(tmp_path, subprocess_env):
     deterministic = {t: v for t, v in sa.items() if t != "charts/SPS"}
     assert deterministic == {t: v for t, v in sb.items() if t != "charts/SPS"}
     ma, mb = (json.loads((tmp_path / n / "metrics.json").read_text()) for n in ("a", "b"))
-    for key in ("final_eval_mean_return", "final_eval_std_return", "best_eval_mean_return"):
-        assert ma[key] == mb[key]
+    timing = {"wall_time_s", "train_time_s", "sps", "first_solved_eval"}
+    assert {k: v for k, v in ma.items() if k not in timing} == \
+        {k: v for k, v in mb.items() if k not in timing}
+    assert ma["final_eval_returns"]  # a real evaluation was compared
     # a different seed gives a different run
     a2c_train([*args[:-1], "seed=4", f"hydra.run.dir={tmp_path / 'c'}"], subprocess_env)
     assert scalars(tmp_path / "c")["charts/episodic_return"] != sa["charts/episodic_return"]
