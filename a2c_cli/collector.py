@@ -54,11 +54,6 @@ class Collector:
     def _to_device(self, obs: np.ndarray) -> Tensor:
         return torch.from_numpy(obs).to(self.device, non_blocking=True)
 
-    def _env_action(self, action: np.ndarray) -> np.ndarray:
-        if self.spaces.discrete:
-            return action
-        return np.clip(action, self.spaces.action_low, self.spaces.action_high)
-
     def collect(self, global_step: int) -> tuple[Tensor, FinishedEpisodes]:
         """Run ``n_steps`` vector steps; return the normalised observation after the last
         step (for bootstrapping) and the episodes that ended. ``global_step`` is the env
@@ -72,7 +67,7 @@ class Collector:
                 action = self.network.act(self._to_device(buf.obs[t]))
             buf.actions[t] = action.cpu().numpy()
             raw_obs, reward, terminated, truncated, info = self.envs.step(
-                self._env_action(buf.actions[t]))
+                self.spaces.env_action(buf.actions[t]))
             done = terminated | truncated
             global_step += self.num_envs
 

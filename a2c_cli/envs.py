@@ -38,6 +38,13 @@ class EnvSpaces:
     action_low: Optional[np.ndarray]
     action_high: Optional[np.ndarray]
 
+    def env_action(self, action: np.ndarray) -> np.ndarray:
+        """What is sent to the env: continuous actions clipped to the bounds (the policy's
+        unclipped sample is what gets stored and scored)."""
+        if self.discrete:
+            return action
+        return np.clip(action, self.action_low, self.action_high)
+
 
 def make_env_fn(env_cfg: EnvConfig, render_mode: Optional[str] = None) -> Callable[[], gym.Env]:
     """A zero-argument constructor for one sub-environment."""

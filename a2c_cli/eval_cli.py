@@ -83,7 +83,7 @@ def load_policy(payload: Dict[str, Any], device_name: str):  # noqa: ANN201
     from a2c_cli.evaluation import Policy
     from a2c_cli.networks import ActorCritic
     from a2c_cli.normalization import ObsNormalizer
-    from a2c_cli.trainer import resolve_device
+    from a2c_cli.validation import resolve_device
 
     try:
         merged = OmegaConf.merge(OmegaConf.structured(Config), payload["config"])

@@ -27,9 +27,7 @@ class Policy:
         with torch.inference_mode():
             obs_t = torch.from_numpy(self.obs_norm.normalize(obs)).to(self.device)
             action = self.network.act(obs_t, deterministic=deterministic).cpu().numpy()
-        if not self.spaces.discrete:
-            action = np.clip(action, self.spaces.action_low, self.spaces.action_high)
-        return action
+        return self.spaces.env_action(action)
 
 
 @dataclass(frozen=True)

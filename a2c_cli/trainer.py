@@ -35,7 +35,7 @@ from a2c_cli.networks import ActorCritic, flatten_parameters
 from a2c_cli.normalization import ObsNormalizer, RewardScaler
 from a2c_cli.rollout import RolloutBuffer
 from a2c_cli.tb_logger import TensorBoardLogger, flatten_hparams
-from a2c_cli.validation import ConfigError
+from a2c_cli.validation import resolve_device
 
 log = logging.getLogger("a2c_cli")
 
@@ -44,16 +44,6 @@ EVAL_SEED_OFFSET = 1_000_000
 #: Window of the rolling return variance diagnostic (the seed notebook's window_length).
 RETURN_WINDOW = 50
 CHECKPOINT_FORMAT = 1
-
-
-def resolve_device(name: str) -> torch.device:
-    """``auto`` = the GPU when there is one; ``cuda`` without one is a config error."""
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("device='cuda' is invalid: no CUDA GPU is available here; "
-                          "use device=auto or device=cpu.")
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    return torch.device(name)
 
 
 def seed_everything(seed: int) -> None:

@@ -131,8 +131,16 @@ def check_environment(cfg: Config) -> None:
 
         require_video("video.enabled")
     if cfg.device == "cuda":
-        import torch
+        resolve_device(cfg.device)
 
-        if not torch.cuda.is_available():
-            raise ConfigError("device='cuda' is invalid: no CUDA GPU is available here; "
-                              "use device=auto or device=cpu.")
+
+def resolve_device(name: str):  # noqa: ANN201 - torch.device; torch is imported lazily
+    """``auto`` = the GPU when there is one; ``cuda`` without one is a config error."""
+    import torch
+
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("device='cuda' is invalid: no CUDA GPU is available here; "
+                          "use device=auto or device=cpu.")
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    return torch.device(name)
