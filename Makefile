@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e ".[dev,video,sweep]"
 	touch $(STAMP)
 
-install: $(STAMP) ## create .venv and install a2c-cli (editable) with dev tools
+install: $(STAMP) ## create .venv; install a2c-cli (editable) with the video, sweep and dev extras
 
 train: install ## install, then train LunarLander-v3 (discrete) with the default settings
 	$(VENV)/bin/a2c-train env=lunar_discrete num_envs=8

@@ -119,7 +119,7 @@ class Trainer:
         # On resume, purge_step hides what a killed session logged after last.pt was
         # written; events at last.pt's own step were logged before it and stay.
         self.tb = TensorBoardLogger(run_dir,
-                                    purge_step=self.global_step + 1 if resume else None)
+                                    purge_step=self.global_step + 1 if resume is not None else None)
         self.recent_returns: deque[float] = deque(maxlen=RETURN_WINDOW)
 
     # ------------------------------------------------------------------ checkpoints
