@@ -87,7 +87,7 @@ SB3_SETTINGS = {
 }
 TUNED_SETTINGS = {
     "algo": {"n_steps": 16, "gae_lambda": 0.95, "lr": 1e-3, "lr_schedule": "linear",
-             "ent_coef": 0.01, "normalize_obs": True},
+             "ent_coef": 0.01, "normalize_obs": True, "scale_reward": True},
 }
 
 
