@@ -74,7 +74,8 @@ def prevalidate(overrides: list[str]) -> None:
 def cli() -> None:
     """Console-script entry point of ``a2c-train``."""
     argv = sys.argv[1:]
-    show_traceback = os.environ.get("HYDRA_FULL_ERROR") == "1" or "debug=true" in argv
+    show_traceback = os.environ.get("HYDRA_FULL_ERROR") == "1" or \
+        any(arg.lower() == "debug=true" for arg in argv)
     os.environ["HYDRA_FULL_ERROR"] = "1"  # let exceptions reach us; we present them
     try:
         if any(arg.startswith("resume=") for arg in argv):
