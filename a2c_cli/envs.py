@@ -90,6 +90,15 @@ def describe_spaces(obs_space: gym.Space, action_space: gym.Space) -> EnvSpaces:
     )
 
 
+def probe_spaces(env_cfg: EnvConfig) -> EnvSpaces:
+    """Build one env just to read (and check) its spaces, then close it."""
+    env = make_env_fn(env_cfg)()
+    try:
+        return describe_spaces(env.observation_space, env.action_space)
+    finally:
+        env.close()
+
+
 def target_return(env_cfg: EnvConfig) -> Optional[float]:
     """The configured target, else the env's registered ``reward_threshold``."""
     if env_cfg.target_return is not None:

@@ -79,7 +79,7 @@ def load_policy(payload: Dict[str, Any], device_name: str):  # noqa: ANN201
 
     from a2c_cli.checkpoint import CheckpointError, rms_from_tensors
     from a2c_cli.config import Config
-    from a2c_cli.envs import describe_spaces, make_env_fn
+    from a2c_cli.envs import probe_spaces
     from a2c_cli.evaluation import Policy
     from a2c_cli.networks import ActorCritic
     from a2c_cli.normalization import ObsNormalizer
@@ -91,9 +91,7 @@ def load_policy(payload: Dict[str, Any], device_name: str):  # noqa: ANN201
     except Exception as exc:  # noqa: BLE001
         raise CheckpointError(f"the checkpoint's config does not fit this a2c-cli: {exc}") \
             from exc
-    env = make_env_fn(cfg.env)()
-    spaces = describe_spaces(env.observation_space, env.action_space)
-    env.close()
+    spaces = probe_spaces(cfg.env)
     device = resolve_device(device_name)
     network = ActorCritic(spaces, cfg.network).to(device)
     try:

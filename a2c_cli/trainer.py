@@ -11,8 +11,9 @@ import os
 import random
 import time
 from collections import deque
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Callable, Dict, Iterator, Optional
 
 import numpy as np
 import torch
@@ -216,6 +217,15 @@ class Trainer:
             scalars["diagnostics/return_variance"] = float(np.var(self.recent_returns))
         self.tb.scalars(scalars, self.global_step)
 
+    @contextmanager
+    def _not_training(self) -> Iterator[None]:
+        """Time spent inside (evaluation, videos) is left out of train time and SPS."""
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self._eval_time += time.perf_counter() - t0
+
     def _wall_time(self) -> float:
         return self.elapsed_before + time.perf_counter() - self._start
 
@@ -268,14 +278,12 @@ class Trainer:
                 n_stats = 0
                 next_log += cfg.log_every_steps
             if next_eval is not None and self.global_step >= next_eval:
-                t0 = time.perf_counter()
-                self._periodic_eval()
-                self._eval_time += time.perf_counter() - t0
+                with self._not_training():
+                    self._periodic_eval()
                 next_eval += cfg.eval.every_steps
             if video_steps and self.global_step >= video_steps[0]:
-                t0 = time.perf_counter()
-                self._record_video()
-                self._eval_time += time.perf_counter() - t0
+                with self._not_training():
+                    self._record_video()
                 video_steps = [v for v in video_steps if v > self.global_step]
             if next_ckpt is not None and self.global_step >= next_ckpt:
                 self.save("last.pt")
@@ -318,9 +326,8 @@ class Trainer:
         final: Optional[EvalResult] = None
         if self.cfg.eval.final_episodes > 0:
             log.info("final evaluation: %d deterministic episodes", self.cfg.eval.final_episodes)
-            t0 = time.perf_counter()
-            final = self.evaluate(self.cfg.eval.final_episodes)
-            self._eval_time += time.perf_counter() - t0
+            with self._not_training():
+                final = self.evaluate(self.cfg.eval.final_episodes)
             self.tb.scalars({"eval/final_mean_return": final.mean,
                              "eval/final_std_return": final.std}, self.global_step)
         self.save("final.pt")

@@ -98,7 +98,7 @@ def check_environment(cfg: Config) -> None:
 
     import gymnasium as gym
 
-    from a2c_cli.envs import describe_spaces, make_env_fn
+    from a2c_cli.envs import probe_spaces
 
     module, _, env_id = cfg.env.id.rpartition(":")
     if module:  # gymnasium's "package.module:EnvId-v0" form registers the env on import
@@ -114,14 +114,10 @@ def check_environment(cfg: Config) -> None:
         raise ConfigError(f"env.id={cfg.env.id!r} is invalid: no such gymnasium environment; "
                           f"{hint}.")
     try:
-        env = make_env_fn(cfg.env)()
-    except TypeError as exc:
+        spaces = probe_spaces(cfg.env)
+    except TypeError as exc:  # gym.make passes unknown kwargs to the env's constructor
         raise ConfigError(f"env.kwargs={dict(cfg.env.kwargs)!r} is invalid for {cfg.env.id}: "
                           f"{exc}.") from exc
-    try:
-        spaces = describe_spaces(env.observation_space, env.action_space)
-    finally:
-        env.close()
     if spaces.discrete and cfg.network.log_std_init != 0.0:
         raise ConfigError(f"network.log_std_init={cfg.network.log_std_init!r} is invalid: "
                           f"{cfg.env.id} has discrete actions; log_std_init only applies to "
