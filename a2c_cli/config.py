@@ -26,6 +26,8 @@ class EnvConfig:
     target_return: Optional[float] = None
     #: Override the env's registered time limit; null = keep it.
     max_episode_steps: Optional[int] = None
+    #: gymnasium (Python envs, any id) | envpool (C++ envs in a thread pool; optional extra).
+    backend: str = "gymnasium"
 
 
 @dataclass

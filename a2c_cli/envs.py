@@ -61,7 +61,12 @@ def make_env_fn(env_cfg: EnvConfig, render_mode: Optional[str] = None) -> Callab
 
 
 def make_vector_env(env_cfg: EnvConfig, num_envs: int, kind: str = "sync") -> gym.vector.VectorEnv:
-    """``num_envs`` copies of the env in a Sync/AsyncVectorEnv with SAME_STEP autoreset."""
+    """``num_envs`` copies of the env with SAME_STEP autoreset: a gymnasium Sync/Async
+    VectorEnv, or for ``env.backend=envpool`` an EnvPool pool (``kind`` does not apply)."""
+    if env_cfg.backend == "envpool":
+        from a2c_cli.envpool_backend import EnvPoolVectorEnv
+
+        return EnvPoolVectorEnv(env_cfg, num_envs)  # type: ignore[return-value]
     fns = [make_env_fn(env_cfg) for _ in range(num_envs)]
     cls = AsyncVectorEnv if kind == "async" else SyncVectorEnv
     return cls(fns, autoreset_mode=AutoresetMode.SAME_STEP)
@@ -92,6 +97,12 @@ def describe_spaces(obs_space: gym.Space, action_space: gym.Space) -> EnvSpaces:
 
 def probe_spaces(env_cfg: EnvConfig) -> EnvSpaces:
     """Build one env just to read (and check) its spaces, then close it."""
+    if env_cfg.backend == "envpool":
+        envs = make_vector_env(env_cfg, 1)
+        try:
+            return describe_spaces(envs.single_observation_space, envs.single_action_space)
+        finally:
+            envs.close()
     env = make_env_fn(env_cfg)()
     try:
         return describe_spaces(env.observation_space, env.action_space)

@@ -16,6 +16,7 @@ OPTIMIZERS = ("adam", "rmsprop")
 LR_SCHEDULES = ("constant", "linear")
 DEVICES = ("auto", "cpu", "cuda")
 VEC_ENVS = ("sync", "async")
+BACKENDS = ("gymnasium", "envpool")
 PROGRESS = ("auto", "bar", "plain", "none")
 
 
@@ -82,6 +83,10 @@ def validate(cfg: Config) -> None:
     _at_least("video.fps", cfg.video.fps, 1)
     _choice("device", cfg.device, DEVICES)
     _choice("vec_env", cfg.vec_env, VEC_ENVS)
+    _choice("env.backend", cfg.env.backend, BACKENDS)
+    _check(cfg.env.backend == "gymnasium" or cfg.vec_env == "sync", "vec_env", cfg.vec_env,
+           "only env.backend=gymnasium has an async vector env (EnvPool steps its envs in "
+           "its own thread pool); leave vec_env=sync")
     _choice("progress", cfg.progress, PROGRESS)
     _at_least("torch_threads", cfg.torch_threads, 0)
     _at_least("log_every_steps", cfg.log_every_steps, 1)
@@ -113,11 +118,18 @@ def check_environment(cfg: Config) -> None:
             "see gymnasium.pprint_registry() for the registered ids"
         raise ConfigError(f"env.id={cfg.env.id!r} is invalid: no such gymnasium environment; "
                           f"{hint}.")
+    if cfg.env.backend == "envpool":
+        from a2c_cli.envpool_backend import envpool_task
+
+        try:
+            envpool_task(cfg.env)
+        except (ImportError, ValueError) as exc:
+            raise ConfigError(str(exc) + ".") from exc
     try:
         spaces = probe_spaces(cfg.env)
     except TypeError as exc:  # gym.make passes unknown kwargs to the env's constructor
         raise ConfigError(f"env.kwargs={dict(cfg.env.kwargs)!r} is invalid for {cfg.env.id}: "
-                          f"{exc}.") from exc
+                          f"{exc} (drop a key with ~env.kwargs.<key>).") from exc
     if spaces.discrete and cfg.network.log_std_init != 0.0:
         raise ConfigError(f"network.log_std_init={cfg.network.log_std_init!r} is invalid: "
                           f"{cfg.env.id} has discrete actions; log_std_init only applies to "

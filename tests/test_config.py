@@ -38,7 +38,7 @@ def test_every_group_option_composes_and_validates(group):
 
 def test_defaults_are_the_seed_network_and_lunar_discrete():
     cfg = to_config(compose_config())
-    assert cfg.env.id == "LunarLander-v3" and cfg.env.kwargs == {"continuous": False}
+    assert cfg.env.id == "LunarLander-v3" and cfg.env.kwargs == {}
     assert (cfg.network.shared, cfg.network.actor, cfg.network.critic) == ([64, 64], [32], [32])
     assert cfg.network.activation == "silu" and cfg.network.layer_norm
     assert cfg.algo.vf_coef == 0.5 and cfg.algo.max_grad_norm == 0.5
@@ -53,7 +53,7 @@ def test_env_files_carry_tuned_defaults_but_cli_overrides_win():
 
 def test_wind_preset_has_the_seed_options():
     cfg = to_config(compose_config(["env=lunar_wind"]))
-    assert cfg.env.kwargs == {"continuous": False, "gravity": -10.0, "enable_wind": True,
+    assert cfg.env.kwargs == {"gravity": -10.0, "enable_wind": True,
                               "wind_power": 15.0, "turbulence_power": 1.5}
 
 

@@ -1,0 +1,142 @@
+"""The EnvPool backend (``env.backend=envpool``): C++ environments stepped by a thread pool.
+
+EnvPool's autoreset is NEXT_STEP: the step after an episode ends is a reset step whose
+action is ignored. :class:`EnvPoolVectorEnv` turns that into the SAME_STEP contract the
+rest of a2c-cli relies on (see :mod:`a2c_cli.envs`): when an episode ends, the finished
+envs are reset at once (EnvPool's partial ``reset(env_ids)``), the step returns their new
+first observations, and the true last observations go to ``info["final_obs"]``. So the
+collector, the evaluation and the episode statistics are the same code for both backends.
+
+EnvPool is an optional extra (``pip install 'a2c-cli[envpool]'``); it is imported only
+when this backend is chosen.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any, Dict, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+from a2c_cli.config import EnvConfig
+
+#: gymnasium kwargs that select a different EnvPool task instead of an option.
+_KWARG_TASKS = {("LunarLander-v3", "continuous"): {False: "LunarLander-v3",
+                                                   True: "LunarLanderContinuous-v3"}}
+
+
+class EnvPoolUnavailable(ImportError):
+    """``env.backend=envpool`` without the envpool package installed."""
+
+
+def import_envpool() -> Any:
+    try:
+        import envpool
+    except ImportError as exc:
+        raise EnvPoolUnavailable(
+            f"env.backend=envpool needs the envpool package ({exc}); install the extra: "
+            "pip install 'a2c-cli[envpool]' (or use env.backend=gymnasium).") from exc
+    return envpool
+
+
+def envpool_task(env_cfg: EnvConfig) -> str:
+    """The EnvPool task id for a gymnasium id and kwargs; ValueError when there is none.
+
+    EnvPool mirrors gymnasium's ids (``CartPole-v1``, ``Pendulum-v1``, ``LunarLander-v3``
+    ...). LunarLander's ``continuous`` kwarg picks ``LunarLanderContinuous-v3``; other
+    gymnasium kwargs (wind, gravity ...) have no EnvPool equivalent.
+    """
+    envpool = import_envpool()
+    if ":" in env_cfg.id:
+        raise ValueError(f"env.id={env_cfg.id!r} is a Python gymnasium env; EnvPool runs only "
+                         "its own C++ envs: use env.backend=gymnasium")
+    task = env_cfg.id
+    kwargs = dict(env_cfg.kwargs)
+    for (task_id, key), choices in _KWARG_TASKS.items():
+        if task == task_id and key in kwargs:
+            task = choices[bool(kwargs.pop(key))]
+    if kwargs:
+        raise ValueError(f"env.kwargs={dict(env_cfg.kwargs)!r} is not supported by "
+                         f"env.backend=envpool: EnvPool's {task} has no option "
+                         f"{', '.join(map(str, kwargs))}; use env.backend=gymnasium")
+    supported = envpool.list_all_envs()
+    if task not in supported:
+        import difflib
+
+        close = difflib.get_close_matches(task, supported, n=3, cutoff=0.6)
+        hint = f"; close EnvPool ids: {', '.join(close)}" if close else ""
+        raise ValueError(f"env.id={env_cfg.id!r} is not available with env.backend=envpool"
+                         f"{hint}; use env.backend=gymnasium")
+    return task
+
+
+class EnvPoolVectorEnv:
+    """``num_envs`` EnvPool envs behind the part of gymnasium's ``VectorEnv`` API a2c-cli
+    uses (``reset``, ``step``, ``close``, ``num_envs``, ``single_*_space``), SAME_STEP.
+
+    EnvPool fixes seeds when the pool is created (env i gets ``seed + i``), so
+    ``reset(seed=...)`` builds a fresh pool: a seeded reset gives the same episodes every
+    time, as with gymnasium.
+    """
+
+    def __init__(self, env_cfg: EnvConfig, num_envs: int, seed: int = 0) -> None:
+        self.task = envpool_task(env_cfg)
+        self.num_envs = num_envs
+        self._make_kwargs: Dict[str, Any] = {"env_type": "gymnasium", "num_envs": num_envs}
+        if env_cfg.max_episode_steps is not None:
+            self._make_kwargs["max_episode_steps"] = env_cfg.max_episode_steps
+        self._pool = self._new_pool(seed)
+        self.single_observation_space = self._pool.observation_space
+        self.single_action_space = self._pool.action_space
+        #: Seeded by the collector like gymnasium's; not used for acting.
+        self.action_space = self.single_action_space
+        self._ids = np.arange(num_envs, dtype=np.int32)
+
+    def _new_pool(self, seed: int) -> Any:
+        envpool = import_envpool()
+        with warnings.catch_warnings():  # its Box spaces are built from float64 bounds
+            warnings.simplefilter("ignore", UserWarning)
+            pool = envpool.make(self.task, seed=int(seed), **self._make_kwargs)
+            pool.observation_space, pool.action_space  # noqa: B018 - built lazily, warn once
+        return pool
+
+    def reset(self, *, seed: Union[int, Sequence[int], None] = None,
+              options: Optional[dict] = None) -> Tuple[np.ndarray, dict]:
+        """Reset every env; with ``seed`` (an int, or a list whose first entry is env 0's
+        seed, as gymnasium takes it), from a new pool seeded so that env i gets seed + i."""
+        del options
+        if seed is not None:
+            first = seed if isinstance(seed, int) else seed[0]
+            self._pool.close()
+            self._pool = self._new_pool(first)
+        obs, info = self._pool.reset()
+        return self._in_order(obs, info["env_id"]), {}
+
+    def step(self, actions: np.ndarray) -> Tuple[np.ndarray, np.ndarray, np.ndarray,
+                                                 np.ndarray, Dict[str, Any]]:
+        obs, reward, terminated, truncated, info = self._pool.step(actions, self._ids)
+        env_id = info["env_id"]
+        if not np.array_equal(env_id, self._ids):  # results come in the order envs finish
+            order = np.argsort(env_id)
+            obs, reward = obs[order], reward[order]
+            terminated, truncated = terminated[order], truncated[order]
+        done = terminated | truncated
+        out_info: Dict[str, Any] = {}
+        if done.any():
+            ids = np.flatnonzero(done).astype(np.int32)
+            final_obs = np.empty(self.num_envs, dtype=object)
+            final_obs[ids] = list(obs[ids].copy())
+            obs = obs.copy()
+            reset_obs, reset_info = self._pool.reset(ids)
+            obs[reset_info["env_id"]] = reset_obs
+            out_info = {"final_obs": final_obs, "_final_obs": done}
+        return (obs, reward.astype(np.float64), terminated.astype(bool),
+                truncated.astype(bool), out_info)
+
+    def _in_order(self, obs: np.ndarray, env_id: np.ndarray) -> np.ndarray:
+        out = np.empty_like(obs)
+        out[env_id] = obs
+        return out
+
+    def close(self) -> None:
+        self._pool.close()

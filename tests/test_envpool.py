@@ -1,0 +1,130 @@
+"""env.backend=envpool: SAME_STEP semantics, config errors, and learning like gymnasium."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from a2c_cli.collector import Collector
+from a2c_cli.config import EnvConfig, NetworkConfig
+from a2c_cli.envs import describe_spaces, make_vector_env, probe_spaces
+from a2c_cli.networks import ActorCritic
+from a2c_cli.normalization import ObsNormalizer, RewardScaler
+from a2c_cli.rollout import RolloutBuffer
+from a2c_cli.validation import ConfigError, check_environment, validate
+
+from .conftest import compose_config, to_config
+from .test_cli import a2c_train
+
+pytest.importorskip("envpool", reason="the envpool extra is not installed")
+
+CARTPOLE = EnvConfig(id="CartPole-v1", backend="envpool")
+
+
+def test_spaces_match_gymnasium():
+    for kwargs, task in (({}, "LunarLander-v3"), ({"continuous": True}, "LunarLander-v3"),
+                         ({}, "CartPole-v1"), ({}, "Pendulum-v1")):
+        ours = probe_spaces(EnvConfig(id=task, kwargs=kwargs, backend="envpool"))
+        gym_spaces = probe_spaces(EnvConfig(id=task, kwargs=kwargs))
+        assert (ours.obs_dim, ours.discrete, ours.action_dim) == \
+            (gym_spaces.obs_dim, gym_spaces.discrete, gym_spaces.action_dim)
+
+
+def test_same_step_autoreset_and_time_limit():
+    """Done steps return the next episode's first obs; the last one is in final_obs;
+    truncation comes exactly at max_episode_steps, termination is not truncation."""
+    limit = 12
+    envs = make_vector_env(EnvConfig(id="CartPole-v1", backend="envpool",
+                                     max_episode_steps=limit), 4)
+    obs, _ = envs.reset(seed=[0, 1, 2, 3])
+    length = np.zeros(4, int)
+    rng = np.random.default_rng(0)
+    seen = {"terminated": 0, "truncated": 0}
+    for _ in range(300):
+        prev = obs
+        obs, reward, terminated, truncated, info = envs.step(rng.integers(0, 2, 4))
+        assert reward.dtype == np.float64 and (reward == 1.0).all()  # every step is real
+        length += 1
+        done = terminated | truncated
+        assert (truncated == ((length == limit) & ~terminated)).all()
+        for i in np.flatnonzero(done):
+            final = info["final_obs"][i]
+            # CartPole moves by at most a few hundredths per step: the final obs follows
+            # the previous one; the returned obs is a fresh start (all |x| <= 0.05).
+            assert np.abs(final - prev[i]).max() < 0.5
+            assert np.abs(obs[i]).max() <= 0.05
+        for i in np.flatnonzero(~done):
+            assert np.abs(obs[i] - prev[i]).max() < 0.5
+        seen["terminated"] += int(terminated.sum())
+        seen["truncated"] += int(truncated.sum())
+        length[done] = 0
+    assert seen["terminated"] > 0 and seen["truncated"] > 0
+    envs.close()
+
+
+def test_seeded_reset_repeats_episodes():
+    envs = make_vector_env(CARTPOLE, 3)
+    first, _ = envs.reset(seed=[5, 6, 7])
+    envs.step(np.array([0, 1, 0]))
+    again, _ = envs.reset(seed=[5, 6, 7])
+    other, _ = envs.reset(seed=[8, 9, 10])
+    assert np.array_equal(first, again) and not np.array_equal(first, other)
+    envs.close()
+
+
+def test_collector_episode_statistics_match_env_steps():
+    envs = make_vector_env(EnvConfig(id="CartPole-v1", backend="envpool",
+                                     max_episode_steps=20), 4)
+    spaces = describe_spaces(envs.single_observation_space, envs.single_action_space)
+    torch.manual_seed(0)
+    net = ActorCritic(spaces, NetworkConfig(shared=[8], actor=[], critic=[]))
+    buf = RolloutBuffer(50, 4, spaces.obs_dim, (), True, torch.device("cpu"))
+    collector = Collector(envs, net, buf, spaces, ObsNormalizer(4, False),
+                          RewardScaler(4, 0.99, False), torch.device("cpu"), seed=0)
+    _, finished = collector.collect(global_step=0)
+    assert (buf.rewards == 1.0).all()
+    assert finished.returns and finished.returns == [float(n) for n in finished.lengths]
+    assert max(finished.lengths) <= 20
+    # Truncated (length 20, not terminated) steps store V(final obs); others store 0.
+    truncated = (buf.done == 1) & (buf.terminated == 0)
+    assert truncated.sum() == sum(n == 20 for n in finished.lengths)
+    assert (buf.final_values[~truncated] == 0).all()
+    envs.close()
+
+
+@pytest.mark.parametrize("overrides, expected", [
+    (["env=lunar_wind"], "no option gravity"),
+    (["env.id=Taxi-v4"], "not available with env.backend=envpool"),
+    (["env.id=tests.fault_envs:NanAfter-v0"], r"EnvPool runs only its own C\+\+ envs"),
+    (["vec_env=async"], "leave vec_env=sync"),
+])
+def test_unsupported_envpool_settings(overrides, expected):
+    cfg = to_config(compose_config(["env.backend=envpool", *overrides]))
+    with pytest.raises(ConfigError, match=expected):
+        validate(cfg)
+        check_environment(cfg)
+
+
+def test_missing_envpool_is_a_config_error(monkeypatch):
+    monkeypatch.setitem(sys.modules, "envpool", None)  # import envpool -> ImportError
+    cfg = to_config(compose_config(["env=cartpole", "env.backend=envpool"]))
+    with pytest.raises(ConfigError, match=r"pip install 'a2c-cli\[envpool\]'"):
+        check_environment(cfg)
+
+
+def test_both_backends_train_cartpole_to_the_same_level(tmp_path, subprocess_env):
+    """The shipped CartPole settings, seeds 0 and 1, on each backend."""
+    finals = {}
+    for backend in ("gymnasium", "envpool"):
+        for seed in (0, 1):
+            run_dir = tmp_path / f"{backend}-{seed}"
+            a2c_train(["env=cartpole", f"env.backend={backend}", f"seed={seed}",
+                       f"hydra.run.dir={run_dir}"], subprocess_env)
+            metrics = json.loads((run_dir / "metrics.json").read_text())
+            assert metrics["final_eval_episodes"] == 100
+            finals[backend, seed] = metrics["final_eval_mean_return"]
+    assert all(score >= 475 for score in finals.values()), finals
