@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import List
+from typing import List, Optional
 
 import gymnasium as gym
 import numpy as np
@@ -13,6 +13,7 @@ from torch import Tensor
 from a2c_cli.envs import EnvSpaces
 from a2c_cli.networks import ActorCritic
 from a2c_cli.normalization import ObsNormalizer, RewardScaler
+from a2c_cli.numpy_mlp import NumpyActorCritic
 from a2c_cli.rollout import RolloutBuffer
 
 
@@ -36,7 +37,8 @@ class Collector:
 
     def __init__(self, envs: gym.vector.VectorEnv, network: ActorCritic, buffer: RolloutBuffer,
                  spaces: EnvSpaces, obs_norm: ObsNormalizer, reward_scaler: RewardScaler,
-                 device: torch.device, seed: int) -> None:
+                 device: torch.device, seed: int,
+                 numpy_network: Optional[NumpyActorCritic] = None) -> None:
         self.envs = envs
         self.network = network
         self.buffer = buffer
@@ -44,6 +46,8 @@ class Collector:
         self.obs_norm = obs_norm
         self.reward_scaler = reward_scaler
         self.device = device
+        #: When set (CPU), actions are sampled by the NumPy copy of the policy.
+        self.numpy_network = numpy_network
         self.num_envs = envs.num_envs
         # Env i gets seed + i; later episodes follow from each env's own RNG.
         self.raw_obs, _ = envs.reset(seed=[seed + i for i in range(self.num_envs)])
@@ -63,9 +67,12 @@ class Collector:
         for t in range(buf.rewards.shape[0]):
             self.obs_norm.update(self.raw_obs)
             buf.obs[t] = self.obs_norm.normalize(self.raw_obs)
-            with torch.inference_mode():
-                action = self.network.act(self._to_device(buf.obs[t]))
-            buf.actions[t] = action.cpu().numpy()
+            if self.numpy_network is not None:
+                buf.actions[t] = self.numpy_network.act(buf.obs[t])
+            else:
+                with torch.inference_mode():
+                    action = self.network.act(self._to_device(buf.obs[t]))
+                buf.actions[t] = action.cpu().numpy()
             raw_obs, reward, terminated, truncated, info = self.envs.step(
                 self.spaces.env_action(buf.actions[t]))
             done = terminated | truncated

@@ -120,6 +120,9 @@ class Config:
     num_envs: int = 8
     total_timesteps: int = 1_000_000
     vec_env: str = "sync"  # sync | async
+    #: On the CPU, compute the policy and the loss gradients in NumPy (several times
+    #: faster than torch for A2C's small batches); false = torch autograd.
+    cpu_numpy: bool = True
     #: torch intra-op threads; 0 = leave torch's default.
     torch_threads: int = 1
     #: Console output: auto (bar on a terminal, plain lines otherwise) | bar | plain | none.

@@ -8,13 +8,17 @@ statistics (kept on the device, so no host sync per update).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Iterator, Optional
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
 from a2c_cli.config import AlgoConfig
 from a2c_cli.networks import ActorCritic
+from a2c_cli.numpy_mlp import NumpyActorCritic
+from a2c_cli.numpy_optim import numpy_step
+from a2c_cli.numpy_optim import supports as numpy_step_supports
 from a2c_cli.rollout import Rollout, compute_gae
 
 
@@ -67,14 +71,33 @@ class A2C:
     network: ActorCritic
     optimizer: torch.optim.Optimizer
     algo: AlgoConfig
+    #: The same network on NumPy views (CPU only): the loss and its gradients are then
+    #: computed there instead of by autograd; the optimizer step is torch's either way.
+    numpy_network: Optional[NumpyActorCritic] = None
 
     def __post_init__(self) -> None:
         #: What the optimizer updates (the network's parameters, or one flattened view).
         self.params = [p for group in self.optimizer.param_groups for p in group["params"]]
+        self._numpy_step = self.numpy_network is not None and \
+            numpy_step_supports(self.optimizer)
 
     def set_learning_rate(self, lr: float) -> None:
         for group in self.optimizer.param_groups:
             group["lr"] = lr
+
+    def _advantages(self, rollout: Rollout, values: Tensor,
+                    last_value: Tensor) -> tuple[Tensor, Tensor]:
+        """GAE advantages and returns, flattened to (T * N,). On the CPU, computed on
+        zero-copy NumPy views (see :func:`compute_gae`)."""
+        algo = self.algo
+        n_steps, num_envs = rollout.rewards.shape
+        args = (rollout.rewards, values.view(n_steps, num_envs), rollout.terminated,
+                rollout.done, rollout.final_values, last_value)
+        if values.device.type == "cpu":
+            adv, ret = compute_gae(*(a.numpy() for a in args), algo.gamma, algo.gae_lambda)
+            return torch.from_numpy(adv).reshape(-1), torch.from_numpy(ret).reshape(-1)
+        adv_t, ret_t = compute_gae(*args, algo.gamma, algo.gae_lambda)
+        return adv_t.reshape(-1), ret_t.reshape(-1)
 
     def update(self, rollout: Rollout, last_obs: Tensor) -> Tensor:
         """One gradient step; returns the statistics in :data:`STAT_NAMES` order.
@@ -84,6 +107,8 @@ class A2C:
         parameters that collected the rollout, so they need not be stored while
         collecting, and the bootstrap value costs no extra forward pass.
         """
+        if self.numpy_network is not None:
+            return self._update_numpy(rollout, last_obs)
         algo = self.algo
         n_steps, num_envs = rollout.rewards.shape
         batch = n_steps * num_envs
@@ -94,18 +119,8 @@ class A2C:
             params[:batch], rollout.actions.reshape(batch, *rollout.actions.shape[2:])
         )
         with torch.no_grad():
-            advantages, returns = compute_gae(
-                rollout.rewards,
-                values.detach().view(n_steps, num_envs),
-                rollout.terminated,
-                rollout.done,
-                rollout.final_values,
-                values_all[batch:].detach(),
-                algo.gamma,
-                algo.gae_lambda,
-            )
-            advantages = advantages.reshape(batch)
-            returns = returns.reshape(batch)
+            advantages, returns = self._advantages(rollout, values.detach(),
+                                                   values_all[batch:].detach())
             fallback = torch.zeros((), device=obs.device)
             if algo.normalize_advantage:
                 advantages, fallback = normalize_advantages(advantages)
@@ -115,15 +130,13 @@ class A2C:
         entropy_mean = entropy.mean()
         loss = policy_loss + algo.vf_coef * value_loss - algo.ent_coef * entropy_mean
 
-        self.optimizer.zero_grad(set_to_none=False)  # keeps flattened gradient views
+        for p in self.params:  # zero in place: keeps flattened gradient views
+            if p.grad is not None:
+                p.grad.zero_()
         loss.backward()
-        # clip_grad_norm_ returns the total norm before clipping.
-        grad_norm = nn.utils.clip_grad_norm_(self.params, algo.max_grad_norm)
+        grad_norm = clip_grad_norm(self.params, algo.max_grad_norm)
         guarded = torch.stack([policy_loss, value_loss, entropy_mean, grad_norm]).detach()
-        finite = torch.isfinite(guarded)
-        if not bool(finite.all()):  # one host sync per update; collection syncs anyway
-            names = ("policy_loss", "value_loss", "entropy", "grad_norm")
-            raise NonFiniteError(names[int((~finite).nonzero()[0])])
+        _check_finite(torch.isfinite(guarded).cpu().numpy())  # one host sync per update
         self.optimizer.step()
 
         with torch.no_grad():
@@ -134,6 +147,74 @@ class A2C:
             ])
 
 
+    def _update_numpy(self, rollout: Rollout, last_obs: Tensor) -> Tensor:
+        """:meth:`update` with the loss and gradients computed by the NumPy network."""
+        algo, net = self.algo, self.numpy_network
+        assert net is not None
+        n_steps, num_envs = rollout.rewards.shape
+        batch = n_steps * num_envs
+        obs = np.concatenate([rollout.obs.numpy().reshape(batch, -1), last_obs.numpy()])
+        params, values_all = net.forward(obs)
+        values = values_all[:batch]
+        advantages, returns = compute_gae(
+            rollout.rewards.numpy(), values.reshape(n_steps, num_envs),
+            rollout.terminated.numpy(), rollout.done.numpy(), rollout.final_values.numpy(),
+            values_all[batch:], algo.gamma, algo.gae_lambda)
+        advantages, returns = advantages.reshape(batch), returns.reshape(batch)
+        fallback = 0.0
+        if algo.normalize_advantage:
+            advantages, fallback = normalize_advantages_np(advantages)
+        actions = rollout.actions.numpy().reshape(batch, *rollout.actions.shape[2:])
+        log_prob, entropy, d_params = net.log_prob_entropy_grads(
+            params[:batch], actions, advantages / batch, algo.ent_coef / batch)
+        errors = values - returns
+        policy_loss = float(-(advantages * log_prob).mean())
+        value_loss = float((errors * errors).mean())
+        entropy_mean = float(entropy.mean())
+
+        d_params_all = np.zeros_like(params)
+        d_params_all[:batch] = d_params
+        d_values = np.zeros_like(values_all)
+        d_values[:batch] = (2.0 * algo.vf_coef / batch) * errors
+        net.backward(d_params_all, d_values)  # writes every parameter's .grad
+        grad = self.params[0].grad
+        assert grad is not None and len(self.params) == 1
+        flat_grad = grad.numpy()
+        grad_norm = float(np.sqrt(np.dot(flat_grad, flat_grad)))
+        _check_finite(np.isfinite([policy_loss, value_loss, entropy_mean, grad_norm]))
+        flat_grad *= min(algo.max_grad_norm / (grad_norm + 1e-6), 1.0)
+        if self._numpy_step:
+            numpy_step(self.optimizer)
+        else:
+            self.optimizer.step()
+
+        var_returns = returns.var(ddof=1) if batch > 1 else 0.0
+        explained_var = 1.0 - errors.var(ddof=1) / var_returns if var_returns > 0 else 0.0
+        return torch.tensor([policy_loss, value_loss, entropy_mean, explained_var, grad_norm,
+                             fallback], dtype=torch.float32)
+
+
+def _check_finite(finite: np.ndarray) -> None:
+    """Raise :class:`NonFiniteError` naming the first of policy loss, value loss, entropy
+    and grad norm that is not finite."""
+    if not finite.all():
+        names = ("policy_loss", "value_loss", "entropy", "grad_norm")
+        raise NonFiniteError(names[int(np.flatnonzero(~finite)[0])])
+
+
+def clip_grad_norm(params: list[nn.Parameter], max_norm: float) -> Tensor:
+    """Scale gradients to a total L2 norm of at most ``max_norm``; returns the norm before
+    clipping. ``nn.utils.clip_grad_norm_``'s arithmetic, without its per-call overhead
+    (several times the cost of the math for the one flattened parameter we pass)."""
+    grads = [p.grad for p in params if p.grad is not None]
+    norms = [torch.linalg.vector_norm(g) for g in grads]
+    total = norms[0] if len(norms) == 1 else torch.linalg.vector_norm(torch.stack(norms))
+    coef = torch.clamp(max_norm / (total + 1e-6), max=1.0)
+    for g in grads:
+        g.mul_(coef)
+    return total
+
+
 def normalize_advantages(advantages: Tensor, eps: float = 1e-8) -> tuple[Tensor, Tensor]:
     """Zero mean, unit std; falls back to centring alone when the std is not finite
     (e.g. a batch of one). Returns the advantages and 1.0 if the fallback was used."""
@@ -142,6 +223,16 @@ def normalize_advantages(advantages: Tensor, eps: float = 1e-8) -> tuple[Tensor,
     ok = torch.isfinite(std)
     normalized = torch.where(ok, (advantages - mean) / (std + eps), advantages - mean)
     return normalized, (~ok).float()
+
+
+def normalize_advantages_np(advantages: np.ndarray,
+                            eps: float = 1e-8) -> tuple[np.ndarray, float]:
+    """:func:`normalize_advantages` on a NumPy array."""
+    mean = advantages.mean()
+    std = advantages.std(ddof=1) if advantages.size > 1 else float("nan")
+    if np.isfinite(std):
+        return (advantages - mean) / (std + eps), 0.0
+    return advantages - mean, 1.0
 
 
 def explained_variance(prediction: Tensor, target: Tensor) -> Tensor:

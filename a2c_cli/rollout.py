@@ -16,7 +16,7 @@ the action, the (possibly scaled) reward, and how the step ended:
 
 from __future__ import annotations
 
-from typing import NamedTuple, Tuple
+from typing import NamedTuple, Tuple, TypeVar
 
 import numpy as np
 import torch
@@ -67,16 +67,19 @@ class RolloutBuffer:
                        dev(self.terminated), dev(self.done), dev(self.final_values))
 
 
+Array = TypeVar("Array", np.ndarray, Tensor)
+
+
 def compute_gae(
-    rewards: Tensor,
-    values: Tensor,
-    terminated: Tensor,
-    done: Tensor,
-    final_values: Tensor,
-    last_value: Tensor,
+    rewards: Array,
+    values: Array,
+    terminated: Array,
+    done: Array,
+    final_values: Array,
+    last_value: Array,
     gamma: float,
     gae_lambda: float,
-) -> Tuple[Tensor, Tensor]:
+) -> Tuple[Array, Array]:
     """Generalised advantage estimates and returns (Schulman et al., 2016).
 
     All inputs are (T, N) except ``last_value`` (N,), the value of the observation after
@@ -88,17 +91,24 @@ def compute_gae(
     and ``A_t = delta_t + gamma * lambda * (1 - done_t) * A_{t+1}``. With ``gae_lambda = 1``
     the returns are the plain n-step returns of A2C (Mnih et al., 2016), each bootstrapped
     from the last value of its own episode segment. Returns = advantages + values.
+
+    Takes NumPy arrays or tensors (all of one kind) and returns the same kind: the CPU
+    learner passes NumPy views, because the backward loop over T rows costs about 1 us a
+    row in NumPy and several in torch's per-op dispatch; a GPU learner passes tensors.
     """
+    empty_like = torch.empty_like if isinstance(rewards, Tensor) else np.empty_like
     n_steps = rewards.shape[0]
-    next_values = torch.cat([values[1:], last_value.unsqueeze(0)], dim=0)
+    next_values = empty_like(values)
+    next_values[:-1] = values[1:]
+    next_values[-1] = last_value
     not_done = 1.0 - done
     next_values = next_values * not_done + final_values * (1.0 - terminated) * done
     deltas = rewards + gamma * next_values - values
-    decay = gamma * gae_lambda * not_done
+    decay = (gamma * gae_lambda) * not_done
+    advantages = empty_like(deltas)
     running = deltas[-1]
-    reversed_advantages = [running]
+    advantages[-1] = running
     for t in range(n_steps - 2, -1, -1):
-        running = torch.addcmul(deltas[t], decay[t], running)
-        reversed_advantages.append(running)
-    advantages = torch.stack(reversed_advantages[::-1])
+        running = deltas[t] + decay[t] * running
+        advantages[t] = running
     return advantages, advantages + values

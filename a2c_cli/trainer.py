@@ -34,6 +34,8 @@ from a2c_cli.evaluation import EvalResult, Policy, evaluate
 from a2c_cli.learner import A2C, STAT_NAMES, NonFiniteError, learning_rate, make_optimizer
 from a2c_cli.networks import ActorCritic, flatten_parameters
 from a2c_cli.normalization import ObsNormalizer, RewardScaler
+from a2c_cli.numpy_mlp import NumpyActorCritic
+from a2c_cli.numpy_mlp import supports as numpy_supports
 from a2c_cli.rollout import RolloutBuffer
 from a2c_cli.tb_logger import TensorBoardLogger, flatten_hparams
 from a2c_cli.validation import resolve_device
@@ -96,7 +98,10 @@ class Trainer:
                                       self.envs.single_action_space)
         self.network = ActorCritic(self.spaces, cfg.network).to(self.device)
         flat = flatten_parameters(self.network)
-        self.learner = A2C(self.network, make_optimizer(iter([flat]), cfg.algo), cfg.algo)
+        self.numpy_network = NumpyActorCritic(self.network) if (
+            cfg.cpu_numpy and self.device.type == "cpu" and numpy_supports(cfg.network)) else None
+        self.learner = A2C(self.network, make_optimizer(iter([flat]), cfg.algo), cfg.algo,
+                           self.numpy_network)
         self.obs_norm = ObsNormalizer(self.spaces.obs_dim, cfg.algo.normalize_obs,
                                       cfg.algo.obs_clip)
         self.reward_scaler = RewardScaler(cfg.num_envs, cfg.algo.gamma, cfg.algo.scale_reward,
@@ -116,7 +121,8 @@ class Trainer:
         self.buffer = RolloutBuffer(cfg.algo.n_steps, cfg.num_envs, self.spaces.obs_dim,
                                     action_shape, self.spaces.discrete, self.device)
         self.collector = Collector(self.envs, self.network, self.buffer, self.spaces,
-                                   self.obs_norm, self.reward_scaler, self.device, env_seed)
+                                   self.obs_norm, self.reward_scaler, self.device, env_seed,
+                                   self.numpy_network)
         # On resume, purge_step hides what a killed session logged after last.pt was
         # written; events at last.pt's own step were logged before it and stay.
         self.tb = TensorBoardLogger(run_dir,

@@ -1,9 +1,12 @@
 """Env steps per second on LunarLander-v3, 8 envs, n_steps 5, CPU, in one run:
 
-  (a) the vector env alone with random actions (the limit for any learner on it),
+  (a) the gymnasium vector env alone with random actions (the limit for any learner on it),
   (b) a2c-cli's full training loop with Stable-Baselines3's A2C settings,
   (c) a2c-cli's training loop with the tuned lunar_discrete defaults (n_steps 16),
   (d) Stable-Baselines3's A2C (dev dependency), same settings as (b),
+  (e) EnvPool's vector env alone, random actions (when the envpool extra is installed),
+  (f) a2c-cli with env.backend=envpool, settings as (b),
+  (g) (b) with cpu_numpy=false (torch autograd for the policy and the update),
 
 and the ratios. Each measurement runs after a short warm-up; torch uses 1 thread for all
 (the fastest setting for these small networks on both implementations).
@@ -20,6 +23,7 @@ from pathlib import Path
 from tempfile import TemporaryDirectory
 
 import gymnasium as gym
+import numpy as np
 import torch
 from omegaconf import OmegaConf
 
@@ -32,12 +36,12 @@ ENV_ID = "LunarLander-v3"
 NUM_ENVS = 8
 
 
-def env_only(steps: int) -> float:
-    """Random actions through the same SyncVectorEnv (SAME_STEP autoreset) we train on."""
-    envs = make_vector_env(EnvConfig(id=ENV_ID), NUM_ENVS)
+def env_only(steps: int, backend: str = "gymnasium") -> float:
+    """Random actions through the same vector env (SAME_STEP autoreset) we train on."""
+    envs = make_vector_env(EnvConfig(id=ENV_ID, backend=backend), NUM_ENVS)
     envs.reset(seed=0)
-    envs.action_space.seed(0)
-    actions = [envs.action_space.sample() for _ in range(1000)]
+    rng = np.random.default_rng(0)
+    actions = [rng.integers(0, 4, NUM_ENVS) for _ in range(1000)]
     start = time.perf_counter()
     for i in range(steps // NUM_ENVS):
         envs.step(actions[i % 1000])
@@ -102,17 +106,37 @@ def main() -> None:
           f"torch {torch.__version__}, gymnasium {gym.__version__}, 1 torch thread")
     ours(4_000, SB3_SETTINGS)  # warm-up
     rows = {
-        "(a) env only, random actions": env_only(args.steps),
+        "(a) env only, gymnasium sync, random actions": env_only(args.steps),
         "(b) a2c-cli, SB3 settings (n_steps 5)": ours(args.steps, SB3_SETTINGS),
         "(c) a2c-cli, tuned lunar_discrete (n_steps 16)": ours(args.steps, TUNED_SETTINGS),
         "(d) Stable-Baselines3 A2C (n_steps 5)": sb3(args.sb3_steps),
     }
+    if has_envpool():
+        envpool = {"env": {"id": ENV_ID, "backend": "envpool"}}
+        rows["(e) env only, EnvPool, random actions"] = env_only(args.steps, "envpool")
+        rows["(f) a2c-cli, SB3 settings, env.backend=envpool"] = ours(
+            args.steps, SB3_SETTINGS | envpool)
+    rows["(g) a2c-cli, SB3 settings, cpu_numpy=false"] = ours(
+        args.steps, SB3_SETTINGS | {"cpu_numpy": False})
     width = max(map(len, rows))
     for name, sps in rows.items():
         print(f"{name:<{width}}  {sps:>10,.0f} env steps/s")
-    a, b, c, d = rows.values()
-    print(f"ratio ours/SB3 (b/d): {b / d:.1f}x   ours/env-only (b/a): {100 * b / a:.0f}%   "
-          f"tuned/env-only (c/a): {100 * c / a:.0f}%")
+    sps = {name[1]: value for name, value in rows.items()}
+    print(f"ours/SB3 (b/d): {sps['b'] / sps['d']:.1f}x   ours/env-only (b/a): "
+          f"{100 * sps['b'] / sps['a']:.0f}%   tuned/env-only (c/a): "
+          f"{100 * sps['c'] / sps['a']:.0f}%")
+    if "f" in sps:
+        print(f"envpool/gymnasium backend (f/b): {sps['f'] / sps['b']:.2f}x   envpool ours/"
+              f"env-only (f/e): {100 * sps['f'] / sps['e']:.0f}%   envpool env/gymnasium env "
+              f"(e/a): {sps['e'] / sps['a']:.2f}x")
+
+
+def has_envpool() -> bool:
+    try:
+        import envpool  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 if __name__ == "__main__":

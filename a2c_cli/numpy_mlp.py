@@ -1,0 +1,202 @@
+"""The actor-critic's forward and backward pass in NumPy, for the CPU learner.
+
+Why: A2C's batches are small (``n_steps * num_envs`` rows, e.g. 40) and its layers narrow
+(64 units). For such shapes PyTorch spends several microseconds of dispatch and autograd
+bookkeeping per op, about 150 ops per update, while the arithmetic takes a fraction of
+that; NumPy's per-op cost is a few times lower. So on the CPU the rollout policy and the
+loss gradients are computed here, on NumPy views that share memory with the torch
+parameters and their ``.grad`` (see :func:`a2c_cli.networks.flatten_parameters`); the
+torch optimizer then takes its step as usual, so checkpoints, the LR schedule and resume
+are unchanged. Tests check every gradient against autograd.
+
+Covers the networks a2c-cli builds (Linear, LayerNorm, tanh/relu/silu/elu) without
+dropout; anything else (GELU, dropout, a GPU) uses the torch path.
+"""
+
+from __future__ import annotations
+
+from typing import List, Optional, Protocol, Tuple
+
+import numpy as np
+from torch import nn
+
+from a2c_cli.config import NetworkConfig
+from a2c_cli.networks import ActorCritic
+
+_HALF_LOG_2PI = 0.5 * np.log(2 * np.pi)
+SUPPORTED_ACTIVATIONS = ("tanh", "relu", "silu", "elu")
+
+
+def supports(cfg: NetworkConfig) -> bool:
+    """Whether :class:`NumpyActorCritic` can run a network built from ``cfg``."""
+    return cfg.activation in SUPPORTED_ACTIVATIONS and cfg.dropout == 0
+
+
+class _Layer(Protocol):
+    def forward(self, x: np.ndarray) -> np.ndarray: ...
+
+    def backward(self, dy: np.ndarray) -> np.ndarray: ...
+
+
+class _Linear:
+    """y = x W^T + b; backward writes dW, db into the parameter's gradient views."""
+
+    def __init__(self, m: nn.Linear) -> None:
+        self.w, self.b = m.weight.detach().numpy(), m.bias.detach().numpy()
+        assert m.weight.grad is not None and m.bias.grad is not None
+        self.gw, self.gb = m.weight.grad.numpy(), m.bias.grad.numpy()
+        self.x: Optional[np.ndarray] = None
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        self.x = x
+        return x @ self.w.T + self.b
+
+    def backward(self, dy: np.ndarray) -> np.ndarray:
+        np.matmul(dy.T, self.x, out=self.gw)
+        np.add.reduce(dy, axis=0, out=self.gb)
+        return dy @ self.w
+
+
+def _row_sum(x: np.ndarray) -> np.ndarray:
+    return np.add.reduce(x, axis=1, keepdims=True)
+
+
+class _LayerNorm:
+    def __init__(self, m: nn.LayerNorm) -> None:
+        assert m.weight is not None and m.bias is not None
+        self.g, self.beta = m.weight.detach().numpy(), m.bias.detach().numpy()
+        assert m.weight.grad is not None and m.bias.grad is not None
+        self.gg, self.gbeta = m.weight.grad.numpy(), m.bias.grad.numpy()
+        self.eps = m.eps
+
+    # Row means as sums times 1/n: ndarray.mean's Python wrapper costs more than the sum.
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        self.inv_n = 1.0 / x.shape[1]
+        centred = x - _row_sum(x) * self.inv_n
+        self.rstd = 1.0 / np.sqrt(_row_sum(centred * centred) * self.inv_n + self.eps)
+        self.xhat = centred * self.rstd
+        return self.xhat * self.g + self.beta
+
+    def backward(self, dy: np.ndarray) -> np.ndarray:
+        np.add.reduce(dy * self.xhat, axis=0, out=self.gg)
+        np.add.reduce(dy, axis=0, out=self.gbeta)
+        d = dy * self.g
+        return self.rstd * (d - (_row_sum(d) + self.xhat * _row_sum(d * self.xhat))
+                            * self.inv_n)
+
+
+class _Activation:
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        if self.name == "tanh":
+            self.y = np.tanh(x)
+        elif self.name == "relu":
+            self.mask = x > 0
+            self.y = x * self.mask
+        elif self.name == "silu":
+            self.x, self.s = x, 0.5 * (1.0 + np.tanh(0.5 * x))  # sigmoid, no overflow
+            self.y = x * self.s
+        else:  # elu, alpha 1
+            self.mask = x > 0
+            self.y = np.where(self.mask, x, np.expm1(np.minimum(x, 0.0)))
+        return self.y
+
+    def backward(self, dy: np.ndarray) -> np.ndarray:
+        if self.name == "tanh":
+            return dy * (1.0 - self.y * self.y)
+        if self.name == "relu":
+            return dy * self.mask
+        if self.name == "silu":
+            return dy * (self.s * (1.0 + self.x * (1.0 - self.s)))
+        return dy * np.where(self.mask, 1.0, self.y + 1.0)
+
+
+def _layers(seq: nn.Sequential) -> List[_Layer]:
+    layers: List[_Layer] = []
+    for m in seq:
+        if isinstance(m, nn.Linear):
+            layers.append(_Linear(m))
+        elif isinstance(m, nn.LayerNorm):
+            layers.append(_LayerNorm(m))
+        else:
+            layers.append(_Activation(type(m).__name__.lower()))
+    return layers
+
+
+def _forward(layers: List[_Layer], x: np.ndarray) -> np.ndarray:
+    for layer in layers:
+        x = layer.forward(x)
+    return x
+
+
+def _backward(layers: List[_Layer], dy: np.ndarray) -> np.ndarray:
+    for layer in reversed(layers):
+        dy = layer.backward(dy)
+    return dy
+
+
+class NumpyActorCritic:
+    """The same function as an :class:`ActorCritic` whose parameters were flattened, on
+    NumPy views of its parameters and gradients (no copies: an optimizer step on the
+    torch side is seen here at once)."""
+
+    def __init__(self, network: ActorCritic) -> None:
+        self.discrete = network.discrete
+        self.trunk = _layers(network.trunk)
+        self.actor = _layers(network.actor_body) + [_Linear(network.policy_out)]
+        self.critic = _layers(network.critic_body) + [_Linear(network.value_out)]
+        self.log_std: Optional[np.ndarray] = None
+        if not self.discrete:
+            assert network.log_std.grad is not None
+            self.log_std = network.log_std.detach().numpy()
+            self.g_log_std = network.log_std.grad.numpy()
+
+    def act(self, obs: np.ndarray) -> np.ndarray:
+        """Sampled actions (unclipped), drawing from NumPy's global RNG: Gumbel-max for
+        discrete actions, mean + std * N(0, 1) for continuous ones."""
+        params = _forward(self.actor, _forward(self.trunk, obs))
+        if self.discrete:
+            return np.argmax(params - np.log(np.random.standard_exponential(params.shape)),
+                             axis=1)
+        assert self.log_std is not None
+        noise = np.random.standard_normal(params.shape).astype(np.float32)
+        return params + np.exp(self.log_std) * noise
+
+    def forward(self, obs: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+        """Distribution parameters and values, caching what :meth:`backward` needs."""
+        h = _forward(self.trunk, obs)
+        return _forward(self.actor, h), _forward(self.critic, h)[:, 0]
+
+    def backward(self, d_params: np.ndarray, d_values: np.ndarray) -> None:
+        """Write the gradients of the loss into the torch parameters' ``.grad``, given its
+        gradients with respect to the outputs of the last :meth:`forward`."""
+        dh = _backward(self.actor, d_params) + _backward(self.critic, d_values[:, None])
+        _backward(self.trunk, dh)
+
+    def log_prob_entropy_grads(self, params: np.ndarray, actions: np.ndarray,
+                               weights: np.ndarray, ent_weight: float
+                               ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Log-probabilities and entropies of ``actions``, and the gradient with respect to
+        ``params`` of ``-sum(weights * log_prob) - ent_weight * sum(entropy)`` (for the
+        Gaussian, the log-std gradient is written to its ``.grad`` here)."""
+        rows = np.arange(len(actions))
+        if self.discrete:
+            z = params - params.max(axis=1, keepdims=True)
+            log_p = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+            p = np.exp(log_p)
+            entropy = -(p * log_p).sum(axis=1)
+            grad = p * (weights[:, None] + ent_weight * (log_p + entropy[:, None]))
+            grad[rows, actions] -= weights
+            return log_p[rows, actions], entropy, grad
+        assert self.log_std is not None
+        inv_std = np.exp(-self.log_std)
+        z = (actions - params) * inv_std
+        log_prob = (-0.5 * z * z - self.log_std - _HALF_LOG_2PI).sum(axis=1)
+        entropy = np.full(len(actions), (0.5 + _HALF_LOG_2PI + self.log_std).sum(),
+                          np.float32)
+        grad = -weights[:, None] * z * inv_std
+        self.g_log_std[:] = -(weights[:, None] * (z * z - 1.0)).sum(axis=0) \
+            - ent_weight * len(actions)
+        return log_prob, entropy, grad
