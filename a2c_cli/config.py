@@ -123,7 +123,7 @@ class Config:
     #: On the CPU, compute the policy and the loss gradients in NumPy (several times
     #: faster than torch for A2C's small batches); false = torch autograd.
     cpu_numpy: bool = True
-    #: torch intra-op threads; 0 = leave torch's default.
+    #: Threads for torch and NumPy's BLAS (see a2c_cli.threads); 0 = their defaults.
     torch_threads: int = 1
     #: Console output: auto (bar on a terminal, plain lines otherwise) | bar | plain | none.
     progress: str = "auto"

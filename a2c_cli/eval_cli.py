@@ -74,7 +74,6 @@ def find_checkpoint(path: Path, which: Optional[str]) -> Tuple[Path, Path]:
 
 def load_policy(payload: Dict[str, Any], device_name: str):  # noqa: ANN201
     """(Policy, Config) rebuilt from a checkpoint payload."""
-    import torch
     from omegaconf import OmegaConf
 
     from a2c_cli.checkpoint import CheckpointError, rms_from_tensors
@@ -83,6 +82,7 @@ def load_policy(payload: Dict[str, Any], device_name: str):  # noqa: ANN201
     from a2c_cli.evaluation import Policy
     from a2c_cli.networks import ActorCritic
     from a2c_cli.normalization import ObsNormalizer
+    from a2c_cli.threads import limit_threads
     from a2c_cli.validation import resolve_device
 
     try:
@@ -102,7 +102,7 @@ def load_policy(payload: Dict[str, Any], device_name: str):  # noqa: ANN201
             from exc
     obs_norm = ObsNormalizer(spaces.obs_dim, cfg.algo.normalize_obs, cfg.algo.obs_clip)
     rms_from_tensors(obs_norm.rms, payload["obs_rms"])
-    torch.set_num_threads(max(cfg.torch_threads, 1))
+    limit_threads(max(cfg.torch_threads, 1))
     return Policy(network, spaces, obs_norm, device), cfg
 
 

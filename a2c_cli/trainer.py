@@ -32,12 +32,14 @@ from a2c_cli.envs import describe_spaces, make_vector_env, target_return
 from a2c_cli.errors import TrainingDiverged, TrainingInterrupted
 from a2c_cli.evaluation import EvalResult, Policy, evaluate
 from a2c_cli.learner import A2C, STAT_NAMES, NonFiniteError, learning_rate, make_optimizer
+from a2c_cli.memory import peak_rss_mb, rss_mb
 from a2c_cli.networks import ActorCritic, flatten_parameters
 from a2c_cli.normalization import ObsNormalizer, RewardScaler
 from a2c_cli.numpy_mlp import NumpyActorCritic
 from a2c_cli.numpy_mlp import supports as numpy_supports
 from a2c_cli.rollout import RolloutBuffer
 from a2c_cli.tb_logger import TensorBoardLogger, flatten_hparams
+from a2c_cli.threads import limit_threads
 from a2c_cli.validation import resolve_device
 
 log = logging.getLogger("a2c_cli")
@@ -86,8 +88,7 @@ class Trainer:
         self.console = console
         self.stop_requested = stop_requested
         self._start, self._eval_time = time.perf_counter(), 0.0
-        if cfg.torch_threads > 0:
-            torch.set_num_threads(cfg.torch_threads)
+        limit_threads(cfg.torch_threads)
         self.device = resolve_device(cfg.device)
         seed_everything(cfg.seed)
         self.target = target_return(cfg.env)
@@ -218,6 +219,7 @@ class Trainer:
             "charts/SPS": sps,
             "charts/learning_rate": lr,
             "diagnostics/adv_norm_fallback_count": self.fallbacks,
+            "diagnostics/rss_mb": rss_mb(),
         })
         if len(self.recent_returns) >= 2:
             scalars["diagnostics/return_variance"] = float(np.var(self.recent_returns))
@@ -378,6 +380,7 @@ class Trainer:
             "train_time_s": round(train_time, 2),
             "sps": round(self.global_step / max(train_time, 1e-9), 1),
             "device": str(self.device),
+            "peak_rss_mb": round(peak_rss_mb(), 1),
         }
 
     def close(self) -> None:

@@ -19,8 +19,10 @@ REQUIRED_TAGS = [
     "charts/episodic_return", "charts/episodic_length", "charts/SPS", "charts/learning_rate",
     "losses/policy_loss", "losses/value_loss", "losses/entropy", "losses/explained_variance",
     "losses/grad_norm", "eval/mean_return", "eval/std_return",
-    "diagnostics/return_variance", "diagnostics/adv_norm_fallback_count",
+    "diagnostics/return_variance", "diagnostics/adv_norm_fallback_count", "diagnostics/rss_mb",
 ]
+#: Tags whose values depend on the machine's speed and memory, not on the seed.
+MEASURED_TAGS = {"charts/SPS", "diagnostics/rss_mb"}
 
 
 def a2c_train(args: list[str], env: dict, cwd: Path | None = None,
@@ -66,6 +68,7 @@ def test_metrics_json(cartpole_run):
     assert m["solved"] == (m["final_eval_mean_return"] >= 475.0)
     assert m["total_timesteps"] == 30000 - 30000 % 40
     assert m["wall_time_s"] > 0 and m["sps"] > 0
+    assert 50 < m["peak_rss_mb"] < 4096  # torch + gymnasium + tensorboard: a few hundred MiB
     assert isinstance(m["final_eval_std_return"], float)
 
 
@@ -101,10 +104,10 @@ def test_same_seed_gives_identical_scalars(tmp_path, subprocess_env):
     for name in ("a", "b"):
         a2c_train([*args, f"hydra.run.dir={tmp_path / name}"], subprocess_env)
     sa, sb = scalars(tmp_path / "a"), scalars(tmp_path / "b")
-    deterministic = {t: v for t, v in sa.items() if t != "charts/SPS"}
-    assert deterministic == {t: v for t, v in sb.items() if t != "charts/SPS"}
+    deterministic = {t: v for t, v in sa.items() if t not in MEASURED_TAGS}
+    assert deterministic == {t: v for t, v in sb.items() if t not in MEASURED_TAGS}
     ma, mb = (json.loads((tmp_path / n / "metrics.json").read_text()) for n in ("a", "b"))
-    timing = {"wall_time_s", "train_time_s", "sps", "first_solved_eval"}
+    timing = {"wall_time_s", "train_time_s", "sps", "first_solved_eval", "peak_rss_mb"}
     assert {k: v for k, v in ma.items() if k not in timing} == \
         {k: v for k, v in mb.items() if k not in timing}
     assert ma["final_eval_returns"]  # a real evaluation was compared
