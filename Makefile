@@ -35,6 +35,9 @@ test-full: install ## everything, including the slow LunarLander solve checks
 bench: install ## env steps/s: env alone, our training loop, Stable-Baselines3's A2C
 	$(PY) benchmarks/bench_sps.py
 
+bench-memory: install ## resident memory over a default 1M-step LunarLander run
+	$(PY) benchmarks/bench_memory.py
+
 lint: install ## ruff
 	$(VENV)/bin/ruff check a2c_cli tests benchmarks
 
@@ -45,4 +48,4 @@ clean: ## remove caches and build files (keeps .venv and outputs/)
 	rm -rf build dist *.egg-info .pytest_cache .ruff_cache
 	find . -name __pycache__ -not -path "./$(VENV)/*" -exec rm -rf {} +
 
-.PHONY: help install train test test-full bench lint tensorboard clean
+.PHONY: help install train test test-full bench bench-memory lint tensorboard clean

@@ -61,42 +61,76 @@ class Collector:
     def collect(self, global_step: int) -> tuple[Tensor, FinishedEpisodes]:
         """Run ``n_steps`` vector steps; return the normalised observation after the last
         step (for bootstrapping) and the episodes that ended. ``global_step`` is the env
-        step count before this rollout."""
-        buf = self.buffer
+        step count before this rollout.
+
+        With a :class:`~a2c_cli.envpool_backend.SplitEnvPool` the two halves of the envs
+        are pipelined: one half steps in EnvPool's threads while the policy acts for the
+        other. Every env's transitions are those of the plain loop (same policy, same
+        order); only the observation statistics fold in half a step at a time.
+        """
         finished = FinishedEpisodes()
-        for t in range(buf.rewards.shape[0]):
-            self.obs_norm.update(self.raw_obs)
-            buf.obs[t] = self.obs_norm.normalize(self.raw_obs)
-            if self.numpy_network is not None:
-                buf.actions[t] = self.numpy_network.act(buf.obs[t])
-            else:
-                with torch.inference_mode():
-                    action = self.network.act(self._to_device(buf.obs[t]))
-                buf.actions[t] = action.cpu().numpy()
-            raw_obs, reward, terminated, truncated, info = self.envs.step(
-                self.spaces.env_action(buf.actions[t]))
-            done = terminated | truncated
-            global_step += self.num_envs
-
-            self.episode_return += reward
-            self.episode_length += 1
-            buf.final_values[t] = 0.0
-            if done.any():
-                for i in np.flatnonzero(done):
-                    finished.returns.append(float(self.episode_return[i]))
-                    finished.lengths.append(int(self.episode_length[i]))
-                    finished.steps.append(global_step - self.num_envs + int(i) + 1)
-                self.episode_return[done] = 0.0
-                self.episode_length[done] = 0
-                cut = truncated & ~terminated
-                if cut.any():
-                    buf.final_values[t, cut] = self._final_values(info, cut)
-
-            buf.rewards[t] = self.reward_scaler(reward, done)
-            buf.terminated[t] = terminated
-            buf.done[t] = done
-            self.raw_obs = raw_obs
+        n_steps = self.buffer.rewards.shape[0]
+        groups = getattr(self.envs, "groups", None)
+        if groups is None:
+            everything = slice(None)
+            for t in range(n_steps):
+                result = self.envs.step(self._act(t, everything))
+                self._record(t, everything, result, global_step, finished)
+        else:
+            (first, second), (first_sl, second_sl) = groups, self.envs.slices
+            first.send(self._act(0, first_sl))
+            for t in range(n_steps):
+                second.send(self._act(t, second_sl))
+                self._record(t, first_sl, first.recv(), global_step, finished)
+                if t + 1 < n_steps:
+                    first.send(self._act(t + 1, first_sl))
+                self._record(t, second_sl, second.recv(), global_step, finished)
         return self._to_device(self.obs_norm.normalize(self.raw_obs)), finished
+
+    def _act(self, t: int, envs: slice) -> np.ndarray:
+        """Store step ``t``'s normalised observations and sampled actions for ``envs``;
+        return the actions as the env takes them."""
+        buf = self.buffer
+        raw_obs = self.raw_obs[envs]
+        self.obs_norm.update(raw_obs)
+        obs = buf.obs[t, envs]
+        obs[...] = self.obs_norm.normalize(raw_obs)
+        if self.numpy_network is not None:
+            buf.actions[t, envs] = self.numpy_network.act(obs)
+        else:
+            with torch.inference_mode():
+                action = self.network.act(self._to_device(obs))
+            buf.actions[t, envs] = action.cpu().numpy()
+        return self.spaces.env_action(buf.actions[t, envs])
+
+    def _record(self, t: int, envs: slice, result: tuple, global_step: int,
+                finished: FinishedEpisodes) -> None:
+        """Store step ``t``'s outcome for ``envs`` (a step of the envs in that slice)."""
+        buf = self.buffer
+        raw_obs, reward, terminated, truncated, info = result
+        done = terminated | truncated
+        episode_return = self.episode_return[envs]
+        episode_length = self.episode_length[envs]
+        episode_return += reward
+        episode_length += 1
+        final_values = buf.final_values[t, envs]
+        final_values[...] = 0.0
+        if done.any():
+            first_env = envs.start or 0
+            step_before = global_step + t * self.num_envs  # env steps before this one
+            for i in np.flatnonzero(done):
+                finished.returns.append(float(episode_return[i]))
+                finished.lengths.append(int(episode_length[i]))
+                finished.steps.append(step_before + first_env + int(i) + 1)
+            episode_return[done] = 0.0
+            episode_length[done] = 0
+            cut = truncated & ~terminated
+            if cut.any():
+                final_values[cut] = self._final_values(info, cut)
+        buf.rewards[t, envs] = self.reward_scaler(reward, done, envs)
+        buf.terminated[t, envs] = terminated
+        buf.done[t, envs] = done
+        self.raw_obs[envs] = raw_obs
 
     def _final_values(self, info: dict, mask: np.ndarray) -> np.ndarray:
         """V of the true last observations of the truncated envs in ``mask``."""

@@ -25,6 +25,9 @@ _KWARG_TASKS = {("LunarLander-v3", "continuous"): {False: "LunarLander-v3",
                                                    True: "LunarLanderContinuous-v3"}}
 
 
+StepResult = Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, Dict[str, Any]]
+
+
 class EnvPoolUnavailable(ImportError):
     """``env.backend=envpool`` without the envpool package installed."""
 
@@ -79,10 +82,12 @@ class EnvPoolVectorEnv:
     time, as with gymnasium.
     """
 
-    def __init__(self, env_cfg: EnvConfig, num_envs: int, seed: int = 0) -> None:
+    def __init__(self, env_cfg: EnvConfig, num_envs: int, seed: int = 0,
+                 num_threads: int = 0) -> None:
         self.task = envpool_task(env_cfg)
         self.num_envs = num_envs
-        self._make_kwargs: Dict[str, Any] = {"env_type": "gymnasium", "num_envs": num_envs}
+        self._make_kwargs: Dict[str, Any] = {"env_type": "gymnasium", "num_envs": num_envs,
+                                             "num_threads": num_threads}
         if env_cfg.max_episode_steps is not None:
             self._make_kwargs["max_episode_steps"] = env_cfg.max_episode_steps
         self._pool = self._new_pool(seed)
@@ -112,9 +117,18 @@ class EnvPoolVectorEnv:
         obs, info = self._pool.reset()
         return self._in_order(obs, info["env_id"]), {}
 
-    def step(self, actions: np.ndarray) -> Tuple[np.ndarray, np.ndarray, np.ndarray,
-                                                 np.ndarray, Dict[str, Any]]:
-        obs, reward, terminated, truncated, info = self._pool.step(actions, self._ids)
+    def step(self, actions: np.ndarray) -> StepResult:
+        self.send(actions)
+        return self.recv()
+
+    def send(self, actions: np.ndarray) -> None:
+        """Start stepping every env with ``actions``; returns at once (EnvPool's threads
+        step while the caller works). :meth:`recv` collects the results."""
+        self._pool.send(actions, self._ids)
+
+    def recv(self) -> StepResult:
+        """Wait for the step :meth:`send` started; SAME_STEP results in env order."""
+        obs, reward, terminated, truncated, info = self._pool.recv()
         env_id = info["env_id"]
         if not np.array_equal(env_id, self._ids):  # results come in the order envs finish
             order = np.argsort(env_id)
@@ -140,3 +154,51 @@ class EnvPoolVectorEnv:
 
     def close(self) -> None:
         self._pool.close()
+
+
+class SplitEnvPool:
+    """``num_envs`` envs as two EnvPool pools of about half each, so that one half steps
+    while the policy acts for the other (see :meth:`a2c_cli.collector.Collector.collect`).
+
+    Env i still gets seed + i (each pool is seeded from its first env's index), so the
+    episodes are those of one pool. :meth:`step` steps both halves, for the code that
+    steps all envs at once.
+    """
+
+    def __init__(self, env_cfg: EnvConfig, num_envs: int, seed: int = 0) -> None:
+        if num_envs < 2:
+            raise ValueError("SplitEnvPool needs num_envs >= 2")
+        half = num_envs // 2
+        self.slices = [slice(0, half), slice(half, num_envs)]
+        self.groups = [EnvPoolVectorEnv(env_cfg, sl.stop - sl.start, seed + sl.start, 1)
+                       for sl in self.slices]
+        self.num_envs = num_envs
+        self.single_observation_space = self.groups[0].single_observation_space
+        self.single_action_space = self.groups[0].single_action_space
+        self.action_space = self.single_action_space
+
+    def reset(self, *, seed: Union[int, Sequence[int], None] = None,
+              options: Optional[dict] = None) -> Tuple[np.ndarray, dict]:
+        first = seed if seed is None or isinstance(seed, int) else seed[0]
+        obs = [group.reset(seed=None if first is None else first + sl.start)[0]
+               for group, sl in zip(self.groups, self.slices, strict=True)]
+        return np.concatenate(obs), {}
+
+    def step(self, actions: np.ndarray) -> StepResult:
+        for group, sl in zip(self.groups, self.slices, strict=True):
+            group.send(actions[sl])
+        results = [group.recv() for group in self.groups]
+        obs, reward, terminated, truncated = (np.concatenate([r[k] for r in results])
+                                              for k in range(4))
+        info: Dict[str, Any] = {}
+        if any(r[4] for r in results):
+            info["_final_obs"] = terminated | truncated
+            info["final_obs"] = np.empty(self.num_envs, dtype=object)
+            for r, sl in zip(results, self.slices, strict=True):
+                if r[4]:
+                    info["final_obs"][sl] = r[4]["final_obs"]
+        return obs, reward, terminated, truncated, info
+
+    def close(self) -> None:
+        for group in self.groups:
+            group.close()

@@ -62,10 +62,13 @@ def make_env_fn(env_cfg: EnvConfig, render_mode: Optional[str] = None) -> Callab
 
 def make_vector_env(env_cfg: EnvConfig, num_envs: int, kind: str = "sync") -> gym.vector.VectorEnv:
     """``num_envs`` copies of the env with SAME_STEP autoreset: a gymnasium Sync/Async
-    VectorEnv, or for ``env.backend=envpool`` an EnvPool pool (``kind`` does not apply)."""
+    VectorEnv, or for ``env.backend=envpool`` one EnvPool pool (``sync``) or two pools that
+    the collector pipelines (``async``, see :class:`~a2c_cli.envpool_backend.SplitEnvPool`)."""
     if env_cfg.backend == "envpool":
-        from a2c_cli.envpool_backend import EnvPoolVectorEnv
+        from a2c_cli.envpool_backend import EnvPoolVectorEnv, SplitEnvPool
 
+        if kind == "async":
+            return SplitEnvPool(env_cfg, num_envs)  # type: ignore[return-value]
         return EnvPoolVectorEnv(env_cfg, num_envs)  # type: ignore[return-value]
     fns = [make_env_fn(env_cfg) for _ in range(num_envs)]
     cls = AsyncVectorEnv if kind == "async" else SyncVectorEnv

@@ -76,11 +76,15 @@ class RewardScaler:
         self.rms = RunningMeanStd(())
         self.returns = np.zeros(num_envs, np.float64)
 
-    def __call__(self, rewards: np.ndarray, dones: np.ndarray) -> np.ndarray:
-        """Scale one step's rewards; ``dones`` marks envs whose episode ended at this step."""
+    def __call__(self, rewards: np.ndarray, dones: np.ndarray,
+                 envs: slice = slice(None)) -> np.ndarray:
+        """Scale one step's rewards of the envs in ``envs`` (all by default); ``dones``
+        marks those whose episode ended at this step."""
         if not self.enabled:
             return rewards
-        self.returns = self.returns * self.gamma + rewards
-        self.rms.update(self.returns)
-        self.returns[dones] = 0.0
+        returns = self.returns[envs]  # a view: updated in place
+        returns *= self.gamma
+        returns += rewards
+        self.rms.update(returns)
+        returns[dones] = 0.0
         return np.clip(rewards / np.sqrt(self.rms.var + self.eps), -self.clip, self.clip)

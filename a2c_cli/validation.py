@@ -84,9 +84,10 @@ def validate(cfg: Config) -> None:
     _choice("device", cfg.device, DEVICES)
     _choice("vec_env", cfg.vec_env, VEC_ENVS)
     _choice("env.backend", cfg.env.backend, BACKENDS)
-    _check(cfg.env.backend == "gymnasium" or cfg.vec_env == "sync", "vec_env", cfg.vec_env,
-           "only env.backend=gymnasium has an async vector env (EnvPool steps its envs in "
-           "its own thread pool); leave vec_env=sync")
+    _check(cfg.env.backend == "gymnasium" or cfg.vec_env == "sync" or cfg.num_envs >= 2,
+           "vec_env", cfg.vec_env,
+           "with env.backend=envpool, async steps half the envs while the policy acts for "
+           "the other half, so it needs num_envs >= 2; use vec_env=sync")
     _choice("progress", cfg.progress, PROGRESS)
     _at_least("torch_threads", cfg.torch_threads, 0)
     _at_least("log_every_steps", cfg.log_every_steps, 1)

@@ -6,6 +6,8 @@
   (d) Stable-Baselines3's A2C (dev dependency), same settings as (b),
   (e) EnvPool's vector env alone, random actions (when the envpool extra is installed),
   (f) a2c-cli with env.backend=envpool, settings as (b),
+  (h) (f) with vec_env=async: two EnvPool pools, one steps while the policy acts for the
+      other,
   (g) (b) with cpu_numpy=false (torch autograd for the policy and the update),
 
 and the ratios. Each measurement runs after a short warm-up; torch uses 1 thread for all
@@ -116,6 +118,8 @@ def main() -> None:
         rows["(e) env only, EnvPool, random actions"] = env_only(args.steps, "envpool")
         rows["(f) a2c-cli, SB3 settings, env.backend=envpool"] = ours(
             args.steps, SB3_SETTINGS | envpool)
+        rows["(h) a2c-cli, SB3 settings, env.backend=envpool vec_env=async"] = ours(
+            args.steps, SB3_SETTINGS | envpool | {"vec_env": "async"})
     rows["(g) a2c-cli, SB3 settings, cpu_numpy=false"] = ours(
         args.steps, SB3_SETTINGS | {"cpu_numpy": False})
     width = max(map(len, rows))
@@ -126,9 +130,11 @@ def main() -> None:
           f"{100 * sps['b'] / sps['a']:.0f}%   tuned/env-only (c/a): "
           f"{100 * sps['c'] / sps['a']:.0f}%")
     if "f" in sps:
-        print(f"envpool/gymnasium backend (f/b): {sps['f'] / sps['b']:.2f}x   envpool ours/"
-              f"env-only (f/e): {100 * sps['f'] / sps['e']:.0f}%   envpool env/gymnasium env "
-              f"(e/a): {sps['e'] / sps['a']:.2f}x")
+        print(f"envpool/gymnasium backend (f/b): {sps['f'] / sps['b']:.2f}x, pipelined (h/b): "
+              f"{sps['h'] / sps['b']:.2f}x   envpool ours/env-only (f/e): "
+              f"{100 * sps['f'] / sps['e']:.0f}%, pipelined (h/e): "
+              f"{100 * sps['h'] / sps['e']:.0f}%   envpool env/gymnasium env (e/a): "
+              f"{sps['e'] / sps['a']:.2f}x")
 
 
 def has_envpool() -> bool:

@@ -150,3 +150,20 @@ def test_numpy_optimizer_step_matches_torch(optimizer):
     for key in state_t:
         torch.testing.assert_close(state_n[key], state_t[key], rtol=1e-5, atol=1e-7)
     opts[0].load_state_dict(opts[1].state_dict())  # checkpoints stay interchangeable
+
+
+def test_limit_threads_caps_numpy_blas_and_torch():
+    """Side-by-side runs each spun a BLAS thread per core (3.8k instead of 20k steps/s)."""
+    from threadpoolctl import threadpool_info
+
+    from a2c_cli.threads import limit_threads
+
+    np.ones((64, 64)) @ np.ones((64, 64))  # BLAS loaded
+    before = torch.get_num_threads()
+    try:
+        limit_threads(1)
+        blas = [pool for pool in threadpool_info() if pool["user_api"] == "blas"]
+        assert blas and all(pool["num_threads"] == 1 for pool in blas)
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
