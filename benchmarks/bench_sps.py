@@ -91,9 +91,11 @@ SB3_SETTINGS = {
     "algo": {"n_steps": 5, "gae_lambda": 1.0, "optimizer": "rmsprop", "lr": 7e-4,
              "normalize_advantage": False, "normalize_obs": False, "ent_coef": 0.0},
 }
+# The algo settings of the shipped conf/env/lunar_discrete.yaml.
 TUNED_SETTINGS = {
-    "algo": {"n_steps": 16, "gae_lambda": 0.95, "lr": 1e-3, "lr_schedule": "linear",
-             "ent_coef": 0.01, "normalize_obs": True, "scale_reward": True},
+    "algo": {"n_steps": 16, "gamma": 0.999, "gae_lambda": 0.98, "lr": 1e-3,
+             "lr_schedule": "linear", "ent_coef": 0.001, "normalize_obs": True,
+             "scale_reward": True},
 }
 
 
