@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import random
 import time
@@ -380,7 +381,7 @@ class Trainer:
             "train_time_s": round(train_time, 2),
             "sps": round(self.global_step / max(train_time, 1e-9), 1),
             "device": str(self.device),
-            "peak_rss_mb": round(peak_rss_mb(), 1),
+            "peak_rss_mb": _rounded_or_none(peak_rss_mb()),
         }
 
     def close(self) -> None:
@@ -388,6 +389,11 @@ class Trainer:
         self.tb.close()
         self.envs.close()
         self.eval_envs.close()
+
+
+def _rounded_or_none(value: float) -> Optional[float]:
+    """``value`` to 0.1, or None (JSON null) when it is not known (NaN)."""
+    return round(value, 1) if math.isfinite(value) else None
 
 
 def _yaml(data: Dict[str, Any]) -> str:
