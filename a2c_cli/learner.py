@@ -72,7 +72,8 @@ class A2C:
     optimizer: torch.optim.Optimizer
     algo: AlgoConfig
     #: The same network on NumPy views (CPU only): the loss and its gradients are then
-    #: computed there instead of by autograd; the optimizer step is torch's either way.
+    #: computed there instead of by autograd, and Adam/RMSprop step in NumPy on the
+    #: optimizer's own state (:func:`numpy_step`; other optimizers step in torch).
     numpy_network: Optional[NumpyActorCritic] = None
 
     def __post_init__(self) -> None:
@@ -89,15 +90,24 @@ class A2C:
                     last_value: Tensor) -> tuple[Tensor, Tensor]:
         """GAE advantages and returns, flattened to (T * N,). On the CPU, computed on
         zero-copy NumPy views (see :func:`compute_gae`)."""
-        algo = self.algo
-        n_steps, num_envs = rollout.rewards.shape
-        args = (rollout.rewards, values.view(n_steps, num_envs), rollout.terminated,
-                rollout.done, rollout.final_values, last_value)
         if values.device.type == "cpu":
-            adv, ret = compute_gae(*(a.numpy() for a in args), algo.gamma, algo.gae_lambda)
-            return torch.from_numpy(adv).reshape(-1), torch.from_numpy(ret).reshape(-1)
-        adv_t, ret_t = compute_gae(*args, algo.gamma, algo.gae_lambda)
+            adv, ret = self._advantages_np(rollout, values.numpy(), last_value.numpy())
+            return torch.from_numpy(adv), torch.from_numpy(ret)
+        n_steps, num_envs = rollout.rewards.shape
+        adv_t, ret_t = compute_gae(rollout.rewards, values.view(n_steps, num_envs),
+                                   rollout.terminated, rollout.done, rollout.final_values,
+                                   last_value, self.algo.gamma, self.algo.gae_lambda)
         return adv_t.reshape(-1), ret_t.reshape(-1)
+
+    def _advantages_np(self, rollout: Rollout, values: np.ndarray,
+                       last_value: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`_advantages` for a CPU rollout and NumPy values (T * N,)."""
+        n_steps, num_envs = rollout.rewards.shape
+        adv, ret = compute_gae(rollout.rewards.numpy(), values.reshape(n_steps, num_envs),
+                               rollout.terminated.numpy(), rollout.done.numpy(),
+                               rollout.final_values.numpy(), last_value, self.algo.gamma,
+                               self.algo.gae_lambda)
+        return adv.reshape(-1), ret.reshape(-1)
 
     def update(self, rollout: Rollout, last_obs: Tensor) -> Tensor:
         """One gradient step; returns the statistics in :data:`STAT_NAMES` order.
@@ -156,11 +166,7 @@ class A2C:
         obs = np.concatenate([rollout.obs.numpy().reshape(batch, -1), last_obs.numpy()])
         params, values_all = net.forward(obs)
         values = values_all[:batch]
-        advantages, returns = compute_gae(
-            rollout.rewards.numpy(), values.reshape(n_steps, num_envs),
-            rollout.terminated.numpy(), rollout.done.numpy(), rollout.final_values.numpy(),
-            values_all[batch:], algo.gamma, algo.gae_lambda)
-        advantages, returns = advantages.reshape(batch), returns.reshape(batch)
+        advantages, returns = self._advantages_np(rollout, values, values_all[batch:])
         fallback = 0.0
         if algo.normalize_advantage:
             advantages, fallback = normalize_advantages_np(advantages)

@@ -6,8 +6,9 @@ bookkeeping per op, about 150 ops per update, while the arithmetic takes a fract
 that; NumPy's per-op cost is a few times lower. So on the CPU the rollout policy and the
 loss gradients are computed here, on NumPy views that share memory with the torch
 parameters and their ``.grad`` (see :func:`a2c_cli.networks.flatten_parameters`); the
-torch optimizer then takes its step as usual, so checkpoints, the LR schedule and resume
-are unchanged. Tests check every gradient against autograd.
+optimizer step then updates the same memory (:mod:`a2c_cli.numpy_optim` works on the torch
+optimizer's own state), so checkpoints, the LR schedule and resume are unchanged. Tests
+check every gradient and optimizer step against torch.
 
 Covers the networks a2c-cli builds (Linear, LayerNorm, tanh/relu/silu/elu) without
 dropout; anything else (GELU, dropout, a GPU) uses the torch path.

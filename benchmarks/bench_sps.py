@@ -29,6 +29,7 @@ import numpy as np
 import torch
 from omegaconf import OmegaConf
 
+from a2c_cli.cli import find_config_dir
 from a2c_cli.config import Config, EnvConfig
 from a2c_cli.console import RunConsole
 from a2c_cli.envs import make_vector_env
@@ -91,12 +92,9 @@ SB3_SETTINGS = {
     "algo": {"n_steps": 5, "gae_lambda": 1.0, "optimizer": "rmsprop", "lr": 7e-4,
              "normalize_advantage": False, "normalize_obs": False, "ent_coef": 0.0},
 }
-# The algo settings of the shipped conf/env/lunar_discrete.yaml.
-TUNED_SETTINGS = {
-    "algo": {"n_steps": 16, "gamma": 0.999, "gae_lambda": 0.98, "lr": 1e-3,
-             "lr_schedule": "linear", "ent_coef": 0.001, "normalize_obs": True,
-             "scale_reward": True},
-}
+# The algo settings of the shipped conf/env/lunar_discrete.yaml, read from it.
+TUNED_SETTINGS = {"algo": OmegaConf.to_container(
+    OmegaConf.load(find_config_dir() / "env" / "lunar_discrete.yaml").algo)}
 
 
 def main() -> None:
