@@ -10,9 +10,24 @@ This module must stay light (no torch, no gymnasium): ``a2c-train --help`` impor
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional
 
 from omegaconf import MISSING
+
+# The allowed values of every choice key, in one place: validation, the network builder and
+# the backend factory read them from here (tests check that each has an implementation).
+ACTIVATIONS = ("silu", "relu", "tanh", "elu", "gelu")
+OPTIMIZERS = ("adam", "rmsprop")
+LR_SCHEDULES = ("constant", "linear")
+DEVICES = ("auto", "cpu", "cuda")
+VEC_ENVS = ("sync", "async")
+ENV_BACKENDS = ("gymnasium", "envpool")
+#: How acting and the update are computed (see a2c_cli.training.backends).
+BACKENDS = ("auto", "torch", "compiled", "numpy")
+#: The activations the NumPy backend has hand-written gradients for.
+NUMPY_ACTIVATIONS = ("tanh", "relu", "silu", "elu")
+PROGRESS = ("auto", "bar", "plain", "none")
 
 
 @dataclass
@@ -26,7 +41,8 @@ class EnvConfig:
     target_return: Optional[float] = None
     #: Override the env's registered time limit; null = keep it.
     max_episode_steps: Optional[int] = None
-    #: gymnasium (Python envs, any id) | envpool (C++ envs in a thread pool; optional extra).
+    #: One of ENV_BACKENDS: gymnasium (Python envs, any id) or envpool (C++ envs in a
+    #: thread pool; optional extra).
     backend: str = "gymnasium"
 
 
@@ -40,7 +56,7 @@ class NetworkConfig:
     shared: List[int] = field(default_factory=lambda: [64, 64])
     actor: List[int] = field(default_factory=lambda: [32])
     critic: List[int] = field(default_factory=lambda: [32])
-    activation: str = "silu"  # silu | relu | tanh | elu | gelu
+    activation: str = "silu"  # one of ACTIVATIONS
     layer_norm: bool = True
     dropout: float = 0.0
     ortho_init: bool = True
@@ -56,9 +72,9 @@ class AlgoConfig:
     gamma: float = 0.99
     #: GAE lambda; 1.0 gives the plain n-step return of the original A2C.
     gae_lambda: float = 1.0
-    lr: float = 5e-4
-    lr_schedule: str = "constant"  # constant | linear (to 0 at the end of training)
-    optimizer: str = "adam"  # adam | rmsprop
+    lr: float = 7e-4
+    lr_schedule: str = "constant"  # one of LR_SCHEDULES; linear decays to 0 at the end
+    optimizer: str = "adam"  # one of OPTIMIZERS
     optimizer_eps: float = 1e-5
     vf_coef: float = 0.5
     ent_coef: float = 0.0
@@ -116,16 +132,16 @@ class Config:
     #: A run directory to continue from its ``checkpoints/last.pt`` (same config).
     resume: Optional[str] = None
     seed: int = 0
-    device: str = "auto"  # auto | cpu | cuda (auto = cuda when available)
+    device: str = "auto"  # one of DEVICES (auto = cuda when available)
     num_envs: int = 8
     total_timesteps: int = 1_000_000
-    vec_env: str = "sync"  # sync | async
-    #: On the CPU, compute the policy, the loss gradients and the Adam/RMSprop step in
-    #: NumPy (1.5-2.5x the steps/s of torch for A2C's small batches); false = torch.
-    cpu_numpy: bool = True
-    #: Threads for torch and NumPy's BLAS (see a2c_cli.threads); 0 = their defaults.
+    vec_env: str = "sync"  # one of VEC_ENVS
+    #: One of BACKENDS: how acting and the update are computed; auto = numpy on the CPU
+    #: where the network allows it, else torch.
+    backend: str = "auto"
+    #: Threads for torch and NumPy's BLAS (see a2c_cli.training.runtime); 0 = their defaults.
     torch_threads: int = 1
-    #: Console output: auto (bar on a terminal, plain lines otherwise) | bar | plain | none.
+    #: One of PROGRESS: auto = a bar on a terminal, plain log lines otherwise.
     progress: str = "auto"
     #: Seconds between plain progress lines (CI, Slurm, multirun).
     log_interval_s: float = 30.0
@@ -146,6 +162,15 @@ def flatten_dict(data: Mapping[str, Any], prefix: str = "") -> Dict[str, Any]:
         else:
             out[f"{prefix}{key}"] = value
     return out
+
+
+def find_config_dir() -> Path:
+    """The packaged ``a2c_cli/conf`` (installed wheel), else the checkout's ``conf/``."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "conf", here.parent / "conf"):
+        if (candidate / "config.yaml").is_file():
+            return candidate
+    raise FileNotFoundError(f"a2c-cli config directory not found next to {here}")
 
 
 def register_configs() -> None:

@@ -9,19 +9,20 @@ from __future__ import annotations
 import math
 from typing import Any, Callable, Iterable
 
-from a2c_cli.config import Config
-
-ACTIVATIONS = ("silu", "relu", "tanh", "elu", "gelu")
-OPTIMIZERS = ("adam", "rmsprop")
-LR_SCHEDULES = ("constant", "linear")
-DEVICES = ("auto", "cpu", "cuda")
-VEC_ENVS = ("sync", "async")
-BACKENDS = ("gymnasium", "envpool")
-PROGRESS = ("auto", "bar", "plain", "none")
-
-
-class ConfigError(ValueError):
-    """A config value that is out of range or not one of the allowed choices."""
+from a2c_cli.config import (
+    ACTIVATIONS,
+    BACKENDS,
+    DEVICES,
+    ENV_BACKENDS,
+    LR_SCHEDULES,
+    NUMPY_ACTIVATIONS,
+    OPTIMIZERS,
+    PROGRESS,
+    VEC_ENVS,
+    Config,
+    NetworkConfig,
+)
+from a2c_cli.errors import ConfigError
 
 
 def _check(ok: bool, key: str, value: Any, allowed: str) -> None:
@@ -83,7 +84,14 @@ def validate(cfg: Config) -> None:
     _at_least("video.fps", cfg.video.fps, 1)
     _choice("device", cfg.device, DEVICES)
     _choice("vec_env", cfg.vec_env, VEC_ENVS)
-    _choice("env.backend", cfg.env.backend, BACKENDS)
+    _choice("env.backend", cfg.env.backend, ENV_BACKENDS)
+    _choice("backend", cfg.backend, BACKENDS)
+    if cfg.backend == "numpy":
+        reason = numpy_unsupported_reason(n)
+        _check(reason is None, "backend", cfg.backend,
+               f"the NumPy backend {reason}; use backend=auto or backend=torch")
+        _check(cfg.device != "cuda", "backend", cfg.backend,
+               "the NumPy backend runs on the CPU; use device=cpu (or backend=auto)")
     _check(cfg.env.backend == "gymnasium" or cfg.vec_env == "sync" or cfg.num_envs >= 2,
            "vec_env", cfg.vec_env,
            "with env.backend=envpool, async steps half the envs while the policy acts for "
@@ -96,6 +104,16 @@ def validate(cfg: Config) -> None:
         _at_least("env.max_episode_steps", cfg.env.max_episode_steps, 1)
 
 
+def numpy_unsupported_reason(net: NetworkConfig) -> str | None:
+    """Why the NumPy backend cannot run this network; None when it can."""
+    if net.activation not in NUMPY_ACTIVATIONS:
+        return (f"has no network.activation={net.activation} (it has "
+                f"{', '.join(NUMPY_ACTIVATIONS)})")
+    if net.dropout > 0:
+        return "has no dropout (network.dropout must be 0)"
+    return None
+
+
 def check_environment(cfg: Config) -> None:
     """Checks that need gymnasium (and torch for ``device=cuda``): the env id exists, its
     spaces are supported, options fit its action space, the device is there."""
@@ -104,7 +122,7 @@ def check_environment(cfg: Config) -> None:
 
     import gymnasium as gym
 
-    from a2c_cli.envs import probe_spaces
+    from a2c_cli.envs.factory import probe_spaces
 
     module, _, env_id = cfg.env.id.rpartition(":")
     if module:  # gymnasium's "package.module:EnvId-v0" form registers the env on import
@@ -120,7 +138,7 @@ def check_environment(cfg: Config) -> None:
         raise ConfigError(f"env.id={cfg.env.id!r} is invalid: no such gymnasium environment; "
                           f"{hint}.")
     if cfg.env.backend == "envpool":
-        from a2c_cli.envpool_backend import envpool_task
+        from a2c_cli.envs.envpool_backend import envpool_task
 
         try:
             envpool_task(cfg.env)
@@ -136,7 +154,7 @@ def check_environment(cfg: Config) -> None:
                           f"{cfg.env.id} has discrete actions; log_std_init only applies to "
                           "continuous (Box) actions.")
     if cfg.video.enabled:
-        from a2c_cli.video import require_video
+        from a2c_cli.outputs.video import require_video
 
         require_video("video.enabled")
     if cfg.device == "cuda":

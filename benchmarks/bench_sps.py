@@ -8,12 +8,15 @@
   (f) a2c-cli with env.backend=envpool, settings as (b),
   (h) (f) with vec_env=async: two EnvPool pools, one steps while the policy acts for the
       other,
-  (g) (b) with cpu_numpy=false (torch autograd for the policy and the update),
+  (g) (b) with backend=torch (eager torch autograd for acting and the update),
+  (i) (b) with backend=compiled (torch.compile of acting and the loss graph; its warm-up
+      includes the compilation, which is reported separately),
 
-and the ratios. Each measurement runs after a short warm-up; torch uses 1 thread for all
-(the fastest setting for these small networks on both implementations).
+and the ratios; (b) is the default backend (auto = numpy on the CPU). Each measurement
+runs after a short warm-up; torch uses 1 thread for all (the fastest setting for these
+small networks on every implementation).
 
-    python benchmarks/bench_sps.py [--steps 200000] [--sb3-steps 40000]
+    python benchmarks/bench_sps.py [--steps 200000] [--sb3-steps 40000] [--no-compiled]
 """
 
 from __future__ import annotations
@@ -29,11 +32,10 @@ import numpy as np
 import torch
 from omegaconf import OmegaConf
 
-from a2c_cli.cli import find_config_dir
-from a2c_cli.config import Config, EnvConfig
-from a2c_cli.console import RunConsole
-from a2c_cli.envs import make_vector_env
-from a2c_cli.trainer import Trainer
+from a2c_cli.cli.console import RunConsole
+from a2c_cli.config import Config, EnvConfig, find_config_dir
+from a2c_cli.envs.factory import make_vector_env
+from a2c_cli.training.build import build_trainer
 
 ENV_ID = "LunarLander-v3"
 NUM_ENVS = 8
@@ -61,8 +63,8 @@ def ours(steps: int, overrides: dict) -> float:
         "eval": {"every_steps": 0, "final_episodes": 0}, "progress": "none", **overrides})
     config: Config = OmegaConf.to_object(cfg)  # type: ignore[assignment]
     with TemporaryDirectory() as tmp:
-        trainer = Trainer(config, Path(tmp), OmegaConf.to_container(cfg),  # type: ignore[arg-type]
-                          RunConsole("none", steps, 1e9))
+        trainer = build_trainer(config, Path(tmp), OmegaConf.to_container(cfg),  # type: ignore
+                                RunConsole("none", steps, 1e9))
         try:
             metrics = trainer.train()
         finally:
@@ -101,6 +103,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=200_000)
     parser.add_argument("--sb3-steps", type=int, default=40_000)
+    parser.add_argument("--no-compiled", action="store_true", help="skip row (i)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     gym.logger.min_level = 40
@@ -120,8 +123,14 @@ def main() -> None:
             args.steps, SB3_SETTINGS | envpool)
         rows["(h) a2c-cli, SB3 settings, env.backend=envpool vec_env=async"] = ours(
             args.steps, SB3_SETTINGS | envpool | {"vec_env": "async"})
-    rows["(g) a2c-cli, SB3 settings, cpu_numpy=false"] = ours(
-        args.steps, SB3_SETTINGS | {"cpu_numpy": False})
+    rows["(g) a2c-cli, SB3 settings, backend=torch"] = ours(
+        args.steps, SB3_SETTINGS | {"backend": "torch"})
+    if not args.no_compiled:
+        start = time.perf_counter()
+        ours(4_000, SB3_SETTINGS | {"backend": "compiled"})  # compiles
+        compile_s = time.perf_counter() - start
+        rows["(i) a2c-cli, SB3 settings, backend=compiled"] = ours(
+            args.steps, SB3_SETTINGS | {"backend": "compiled"})
     width = max(map(len, rows))
     for name, sps in rows.items():
         print(f"{name:<{width}}  {sps:>10,.0f} env steps/s")
@@ -129,6 +138,9 @@ def main() -> None:
     print(f"ours/SB3 (b/d): {sps['b'] / sps['d']:.1f}x   ours/env-only (b/a): "
           f"{100 * sps['b'] / sps['a']:.0f}%   tuned/env-only (c/a): "
           f"{100 * sps['c'] / sps['a']:.0f}%")
+    print(f"backends (default numpy = b): torch (g/b) {sps['g'] / sps['b']:.2f}x"
+          + (f", compiled (i/b) {sps['i'] / sps['b']:.2f}x (compile + warm-up "
+             f"{compile_s:.0f} s)" if "i" in sps else ""))
     if "f" in sps:
         print(f"envpool/gymnasium backend (f/b): {sps['f'] / sps['b']:.2f}x, pipelined (h/b): "
               f"{sps['h'] / sps['b']:.2f}x   envpool ours/env-only (f/e): "

@@ -1,21 +1,30 @@
-"""Shared fixtures: the real composed config, shrunk for quick runs."""
+"""Shared helpers and fixtures: the real composed config (shrunk for quick runs), the
+training task in-process, the console scripts in a subprocess, TensorBoard read-back."""
 
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 from pathlib import Path
-from typing import Iterable
+from typing import Any, Dict, Iterable, Optional
 
 import pytest
+import torch
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig, OmegaConf
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from a2c_cli.cli import find_config_dir
-from a2c_cli.config import Config
+from a2c_cli.config import Config, find_config_dir, register_configs
+
+# One torch thread, as a2c-train runs (torch_threads=1): the small matrices of these tests
+# only pay the cost of a thread pool, and pytest shares the 2 cores with subprocesses.
+torch.set_num_threads(1)
+register_configs()  # the schema behind conf/config.yaml, as a2c-train registers it
 
 REPO = Path(__file__).resolve().parents[1]
-A2C_TRAIN = str(Path(sys.executable).with_name("a2c-train"))
+BIN = Path(sys.executable).parent
+A2C_TRAIN, A2C_EVAL, A2C_REPORT = (str(BIN / n) for n in ("a2c-train", "a2c-eval", "a2c-report"))
 
 
 def compose_config(overrides: Iterable[str] = ()) -> DictConfig:
@@ -28,10 +37,74 @@ def to_config(cfg: DictConfig) -> Config:
     return OmegaConf.to_object(cfg)  # type: ignore[return-value]
 
 
-@pytest.fixture
-def subprocess_env() -> dict:
-    """Environment for a2c-train subprocesses: no colour, headless, one thread."""
+def train_in_process(overrides: Iterable[str], run_dir: Path) -> Dict[str, Any]:
+    """The a2c-train task on the composed config, in this process (no Hydra run, so no
+    .hydra/ or train.log): what most end-to-end checks need, without ~3 s of imports."""
+    from a2c_cli.cli.task import train
+
+    cfg = compose_config(["progress=none", *overrides])
+    run_dir.mkdir(parents=True, exist_ok=True)
+    return train(cfg, run_dir)
+
+
+def run_cli(script: str, args: list[str], env: Optional[dict] = None, cwd: Path | None = None,
+            check: bool = True, timeout: float = 600) -> subprocess.CompletedProcess:
+    """A console script in a subprocess: for exit codes, signals, console output, Hydra."""
+    proc = subprocess.run([script, *args], env=env or quiet_env(), cwd=cwd,
+                          capture_output=True, text=True, timeout=timeout)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"{Path(script).name} failed ({proc.returncode}):\n{proc.stdout}\n"
+                             f"{proc.stderr}")
+    return proc
+
+
+def a2c_train(args: list[str], env: Optional[dict] = None, cwd: Path | None = None,
+              check: bool = True) -> subprocess.CompletedProcess:
+    return run_cli(A2C_TRAIN, args, env, cwd, check)
+
+
+def quiet_env() -> dict:
+    """Environment for subprocesses: no colour, headless, one thread, wide lines."""
     env = dict(os.environ)
     env.update({"NO_COLOR": "1", "SDL_VIDEODRIVER": "dummy", "OMP_NUM_THREADS": "1",
                 "COLUMNS": "200"})
     return env
+
+
+@pytest.fixture
+def subprocess_env() -> dict:
+    return quiet_env()
+
+
+def scalars(run_dir: Path) -> dict[str, list[tuple[int, float]]]:
+    """Every scalar of the run's event files as (step, value) lists."""
+    acc = EventAccumulator(str(run_dir), size_guidance={"scalars": 0, "tensors": 0})
+    acc.Reload()
+    return {tag: [(e.step, e.value) for e in acc.Scalars(tag)] for tag in acc.Tags()["scalars"]}
+
+
+def make_collector(envs, n_steps: int, network, seed: int, backend: str = "torch",
+                   normalize_obs: bool = False):
+    """(collector, buffer, agent) for ``envs`` with a fresh network, as a run wires them."""
+    from a2c_cli.agent.agent import Agent
+    from a2c_cli.agent.networks import ActorCritic, flatten_parameters
+    from a2c_cli.agent.normalization import ObsNormalizer, RewardScaler
+    from a2c_cli.config import AlgoConfig
+    from a2c_cli.envs.spaces import describe_spaces
+    from a2c_cli.training.collector import Collector
+    from a2c_cli.training.numpy_backend import NumpyBackend
+    from a2c_cli.training.optim import make_optimizer
+    from a2c_cli.training.rollout import RolloutBuffer
+
+    spaces = describe_spaces(envs.single_observation_space, envs.single_action_space)
+    net = ActorCritic(spaces, network)
+    sampler = None
+    if backend == "numpy":
+        optimizer = make_optimizer([flatten_parameters(net)], AlgoConfig())
+        sampler = NumpyBackend(net, optimizer, AlgoConfig()).sampler
+    cpu = torch.device("cpu")
+    agent = Agent(net, ObsNormalizer(spaces.obs_dim, normalize_obs), spaces, cpu, sampler)
+    buf = RolloutBuffer(n_steps, envs.num_envs, spaces.obs_dim,
+                        () if spaces.discrete else (spaces.action_dim,), spaces.discrete, cpu)
+    collector = Collector(envs, agent, buf, RewardScaler(envs.num_envs, 0.99, False), seed)
+    return collector, buf, agent

@@ -1,4 +1,5 @@
-"""End-to-end: the a2c-train console script in a subprocess, its outputs read back."""
+"""End-to-end: a2c-train runs (the console script, and the task in-process), their outputs
+read back."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pytest
 import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from .conftest import A2C_TRAIN
+from .conftest import a2c_train, quiet_env, scalars, train_in_process
 
 QUICK = ["env=cartpole", "total_timesteps=30000", "eval.every_steps=10000", "eval.episodes=5",
          "eval.final_episodes=20", "log_every_steps=1000"]
@@ -25,29 +26,11 @@ REQUIRED_TAGS = [
 MEASURED_TAGS = {"charts/SPS", "diagnostics/rss_mb"}
 
 
-def a2c_train(args: list[str], env: dict, cwd: Path | None = None,
-              check: bool = True) -> subprocess.CompletedProcess:
-    proc = subprocess.run([A2C_TRAIN, *args], env=env, cwd=cwd, capture_output=True, text=True,
-                          timeout=600)
-    if check and proc.returncode != 0:
-        raise AssertionError(f"a2c-train failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
-    return proc
-
-
-def scalars(run_dir: Path) -> dict[str, list[tuple[int, float]]]:
-    acc = EventAccumulator(str(run_dir), size_guidance={"scalars": 0, "tensors": 0})
-    acc.Reload()
-    return {tag: [(e.step, e.value) for e in acc.Scalars(tag)] for tag in acc.Tags()["scalars"]}
-
-
 @pytest.fixture(scope="module")
 def cartpole_run(tmp_path_factory) -> Path:
-    """One real CartPole training run shared by the checks below."""
-    import os
-
+    """One real CartPole training run of the console script, shared by the checks below."""
     run_dir = tmp_path_factory.mktemp("cartpole") / "run"
-    env = dict(os.environ, NO_COLOR="1", COLUMNS="200")
-    a2c_train([*QUICK, "seed=1", f"hydra.run.dir={run_dir}"], env)
+    a2c_train([*QUICK, "seed=1", f"hydra.run.dir={run_dir}"], quiet_env())
     return run_dir
 
 
@@ -98,11 +81,12 @@ def test_config_text_logged(cartpole_run):
     assert "config/text_summary" in acc.Tags()["tensors"]
 
 
-def test_same_seed_gives_identical_scalars(tmp_path, subprocess_env):
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+def test_same_seed_gives_identical_scalars(tmp_path, backend):
     args = ["env=cartpole", "total_timesteps=6000", "eval.every_steps=3000", "eval.episodes=3",
-            "eval.final_episodes=5", "log_every_steps=400", "seed=3"]
+            "eval.final_episodes=5", "log_every_steps=400", f"backend={backend}", "seed=3"]
     for name in ("a", "b"):
-        a2c_train([*args, f"hydra.run.dir={tmp_path / name}"], subprocess_env)
+        train_in_process(args, tmp_path / name)
     sa, sb = scalars(tmp_path / "a"), scalars(tmp_path / "b")
     deterministic = {t: v for t, v in sa.items() if t not in MEASURED_TAGS}
     assert deterministic == {t: v for t, v in sb.items() if t not in MEASURED_TAGS}
@@ -112,7 +96,7 @@ def test_same_seed_gives_identical_scalars(tmp_path, subprocess_env):
         {k: v for k, v in mb.items() if k not in timing}
     assert ma["final_eval_returns"]  # a real evaluation was compared
     # a different seed gives a different run
-    a2c_train([*args[:-1], "seed=4", f"hydra.run.dir={tmp_path / 'c'}"], subprocess_env)
+    train_in_process([*args[:-1], "seed=4"], tmp_path / "c")
     assert scalars(tmp_path / "c")["charts/episodic_return"] != sa["charts/episodic_return"]
 
 
@@ -142,7 +126,7 @@ def test_default_run_and_sweep_dirs_are_under_outputs(tmp_path, subprocess_env):
 
 
 def test_help_does_not_import_torch():
-    code = ("import sys; from a2c_cli import cli; "
+    code = ("import sys; import a2c_cli.cli.train; "
             "print(any(m == 'torch' or m.startswith('gymnasium') for m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

@@ -8,9 +8,9 @@ import pytest
 from hydra.errors import ConfigCompositionException
 from omegaconf.errors import ConfigKeyError, ValidationError
 
-from a2c_cli.cli import find_config_dir
-from a2c_cli.config import Config
-from a2c_cli.validation import ConfigError, validate
+from a2c_cli.config import Config, find_config_dir
+from a2c_cli.errors import ConfigError
+from a2c_cli.validation import validate
 
 from .conftest import compose_config, to_config
 

@@ -8,10 +8,10 @@ import torch
 from torch.distributions import Categorical as TorchCategorical
 from torch.distributions import Normal
 
+from a2c_cli.agent.distributions import Categorical, DiagGaussian
+from a2c_cli.agent.networks import ActorCritic
 from a2c_cli.config import NetworkConfig
-from a2c_cli.distributions import Categorical, DiagGaussian
-from a2c_cli.envs import EnvSpaces
-from a2c_cli.networks import ActorCritic
+from a2c_cli.envs.spaces import EnvSpaces
 
 
 def test_categorical_log_prob_and_entropy_match_torch():

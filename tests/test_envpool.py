@@ -9,17 +9,12 @@ import numpy as np
 import pytest
 import torch
 
-from a2c_cli.collector import Collector
 from a2c_cli.config import EnvConfig, NetworkConfig
-from a2c_cli.envs import describe_spaces, make_vector_env, probe_spaces
-from a2c_cli.networks import ActorCritic, flatten_parameters
-from a2c_cli.normalization import ObsNormalizer, RewardScaler
-from a2c_cli.numpy_mlp import NumpyActorCritic
-from a2c_cli.rollout import RolloutBuffer
-from a2c_cli.validation import ConfigError, check_environment, validate
+from a2c_cli.envs.factory import make_vector_env, probe_spaces
+from a2c_cli.errors import ConfigError
+from a2c_cli.validation import check_environment, validate
 
-from .conftest import compose_config, to_config
-from .test_cli import a2c_train
+from .conftest import a2c_train, compose_config, make_collector, to_config
 
 pytest.importorskip("envpool", reason="the envpool extra is not installed")
 
@@ -80,12 +75,9 @@ def test_seeded_reset_repeats_episodes():
 def test_collector_episode_statistics_match_env_steps():
     envs = make_vector_env(EnvConfig(id="CartPole-v1", backend="envpool",
                                      max_episode_steps=20), 4)
-    spaces = describe_spaces(envs.single_observation_space, envs.single_action_space)
     torch.manual_seed(0)
-    net = ActorCritic(spaces, NetworkConfig(shared=[8], actor=[], critic=[]))
-    buf = RolloutBuffer(50, 4, spaces.obs_dim, (), True, torch.device("cpu"))
-    collector = Collector(envs, net, buf, spaces, ObsNormalizer(4, False),
-                          RewardScaler(4, 0.99, False), torch.device("cpu"), seed=0)
+    collector, buf, _ = make_collector(envs, 50, NetworkConfig(shared=[8], actor=[], critic=[]),
+                                       seed=0)
     _, finished = collector.collect(global_step=0)
     assert (buf.rewards == 1.0).all()
     assert finished.returns and finished.returns == [float(n) for n in finished.lengths]
@@ -107,24 +99,16 @@ def test_pipelined_halves_collect_the_same_rollouts(continuous):
     rollouts = []
     for kind in ("sync", "async"):
         envs = make_vector_env(env_cfg, 6, kind)
-        spaces = describe_spaces(envs.single_observation_space, envs.single_action_space)
         torch.manual_seed(0)
         np.random.seed(0)
-        net = ActorCritic(spaces, NetworkConfig(shared=[16], actor=[], critic=[]))
-        flatten_parameters(net)  # the NumPy network works on the flattened parameters
-        numpy_net = NumpyActorCritic(net)
-        action_shape = () if spaces.discrete else (spaces.action_dim,)
-        buf = RolloutBuffer(40, 6, spaces.obs_dim, action_shape, spaces.discrete,
-                            torch.device("cpu"))
-        collector = Collector(envs, net, buf, spaces, ObsNormalizer(8, False),
-                              RewardScaler(6, 0.99, False), torch.device("cpu"), seed=3,
-                              numpy_network=numpy_net)
+        collector, buf, _ = make_collector(
+            envs, 40, NetworkConfig(shared=[16], actor=[], critic=[]), seed=3, backend="numpy")
         steps, episodes = [], []
         for rollout in range(2):
             last_obs, finished = collector.collect(global_step=rollout * 240)
             steps.append([a.copy() for a in (buf.obs, buf.actions, buf.rewards,
                                              buf.terminated, buf.done, buf.final_values)])
-            steps[-1].append(last_obs.numpy().copy())
+            steps[-1].append(last_obs.copy())
             episodes.append((finished.returns, finished.lengths, finished.steps))
         rollouts.append((steps, episodes))
         envs.close()

@@ -10,11 +10,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from a2c_cli import checkpoint
-from a2c_cli.checkpoint import load_checkpoint, save_checkpoint
+from a2c_cli.training import checkpoint
+from a2c_cli.training.checkpoint import load_checkpoint, save_checkpoint
 
-from .conftest import REPO
-from .test_cli import a2c_train
+from .conftest import REPO, a2c_train
 
 # (override, text the single error line must contain)
 BAD_INPUTS = [

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import imageio.v3 as iio
 import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from .test_cli import a2c_train
+from .conftest import A2C_EVAL, a2c_train
 
-A2C_EVAL = str(Path(sys.executable).with_name("a2c-eval"))
 PNG = b"\x89PNG\r\n\x1a\n"
 
 

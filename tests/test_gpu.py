@@ -7,7 +7,7 @@ import json
 import pytest
 import torch
 
-from .test_cli import a2c_train
+from .conftest import a2c_train
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU")
 

@@ -8,61 +8,62 @@ import numpy as np
 import pytest
 import torch
 
+from a2c_cli.agent.networks import ActorCritic, flatten_parameters
+from a2c_cli.agent.normalization import RewardScaler, RunningMeanStd
 from a2c_cli.config import AlgoConfig, NetworkConfig
-from a2c_cli.envs import EnvSpaces
-from a2c_cli.learner import (
-    A2C,
-    STAT_NAMES,
-    explained_variance,
-    learning_rate,
-    make_optimizer,
-    normalize_advantages,
-)
-from a2c_cli.networks import ActorCritic
-from a2c_cli.normalization import RewardScaler, RunningMeanStd
-from a2c_cli.rollout import Rollout
+from a2c_cli.envs.spaces import EnvSpaces
+from a2c_cli.training.learner import A2C, StatsMean
+from a2c_cli.training.loss import UpdateStats, explained_variance, normalize_advantages
+from a2c_cli.training.optim import learning_rate, make_optimizer
+from a2c_cli.training.rollout import RolloutBuffer
+from a2c_cli.training.torch_backend import TorchBackend
 
 
-def make_rollout(n_steps=4, num_envs=3, obs_dim=5, seed=0) -> tuple[Rollout, torch.Tensor]:
-    g = torch.Generator().manual_seed(seed)
-    zeros = torch.zeros(n_steps, num_envs)
-    rollout = Rollout(torch.randn(n_steps, num_envs, obs_dim, generator=g),
-                      torch.randint(0, 2, (n_steps, num_envs), generator=g),
-                      torch.randn(n_steps, num_envs, generator=g), zeros, zeros, zeros)
-    return rollout, torch.randn(num_envs, obs_dim, generator=g)
+def make_rollout(n_steps=4, num_envs=3, obs_dim=5, seed=0) -> tuple[RolloutBuffer, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    buf = RolloutBuffer(n_steps, num_envs, obs_dim, (), True, torch.device("cpu"))
+    buf.obs[:] = rng.normal(size=buf.obs.shape)
+    buf.actions[:] = rng.integers(0, 2, size=(n_steps, num_envs))
+    buf.rewards[:] = rng.normal(size=(n_steps, num_envs))
+    return buf, rng.normal(size=(num_envs, obs_dim)).astype(np.float32)
 
 
 def make_learner(**algo_kwargs) -> A2C:
+    """The eager torch backend (the NumPy one is compared with it in test_backends)."""
     torch.manual_seed(0)
     net = ActorCritic(EnvSpaces(5, True, 2, None, None), NetworkConfig())
     algo = AlgoConfig(**algo_kwargs)
-    return A2C(net, make_optimizer(net.parameters(), algo), algo)
+    optimizer = make_optimizer([flatten_parameters(net)], algo)
+    return A2C(TorchBackend(net, optimizer, algo, torch.device("cpu")), optimizer, algo)
+
+
+def update(learner: A2C, rollout, last, progress: float = 0.0) -> UpdateStats:
+    return UpdateStats(*(float(v) for v in learner.update(rollout, last, progress)))
 
 
 def test_update_returns_finite_stats_and_changes_parameters():
     learner = make_learner()
-    before = [p.detach().clone() for p in learner.network.parameters()]
+    network = learner.backend.network
+    before = [p.detach().clone() for p in network.parameters()]
     rollout, last = make_rollout()
-    stats = dict(zip(STAT_NAMES, learner.update(rollout, last).tolist(), strict=True))
-    assert all(math.isfinite(v) for v in stats.values())
-    assert stats["entropy"] == pytest.approx(math.log(2), abs=0.01)  # near-uniform init policy
-    assert stats["adv_norm_fallback"] == 0.0
-    changed = [not torch.equal(b, p) for b, p in zip(before, learner.network.parameters(),
-                                                    strict=True)]
+    stats = update(learner, rollout, last)
+    assert all(math.isfinite(v) for v in stats)
+    assert stats.entropy == pytest.approx(math.log(2), abs=0.01)  # near-uniform init policy
+    assert stats.adv_norm_fallback == 0.0
+    changed = [not torch.equal(b, p) for b, p in zip(before, network.parameters(), strict=True)]
     assert any(changed)
 
 
 def test_grad_norm_is_recorded_before_clipping():
     learner = make_learner(max_grad_norm=1e-6, lr=1e-3)
     rollout, last = make_rollout()
-    grad_norm = learner.update(rollout, last)[STAT_NAMES.index("grad_norm")].item()
-    assert grad_norm > 1e-3  # the clipped norm would be 1e-6
+    assert update(learner, rollout, last).grad_norm > 1e-3  # the clipped norm would be 1e-6
 
 
 def test_value_loss_drives_values_towards_returns():
     learner = make_learner(lr=3e-3, ent_coef=0.0)
     rollout, last = make_rollout()
-    losses = [learner.update(rollout, last)[1].item() for _ in range(200)]
+    losses = [update(learner, rollout, last).value_loss for _ in range(200)]
     assert losses[-1] < 0.3 * losses[0]
 
 
@@ -92,6 +93,28 @@ def test_linear_schedule_decays_to_zero():
 def test_rmsprop_optimizer_choice():
     learner = make_learner(optimizer="rmsprop")
     assert isinstance(learner.optimizer, torch.optim.RMSprop)
+
+
+def test_learner_follows_the_schedule():
+    learner = make_learner(lr=1e-3, lr_schedule="linear")
+    rollout, last = make_rollout()
+    learner.update(rollout, last, progress=0.25)
+    assert learner.lr == pytest.approx(7.5e-4)
+    assert learner.optimizer.param_groups[0]["lr"] == pytest.approx(7.5e-4)
+
+
+@pytest.mark.parametrize("kind", ["tensor", "float"])
+def test_stats_mean_over_an_interval(kind):
+    acc = StatsMean()
+    assert acc.pop() is None
+    for i in range(4):
+        values = [float(i), 2.0 * i, 1.0, 0.5, 3.0, float(i == 0)]
+        acc.add(UpdateStats(*(torch.tensor(v) for v in values)) if kind == "tensor"
+                else UpdateStats(*values))
+    mean, total = acc.pop()
+    assert mean.policy_loss == pytest.approx(1.5) and mean.value_loss == pytest.approx(3.0)
+    assert mean.entropy == pytest.approx(1.0) and total.adv_norm_fallback == 1.0
+    assert acc.pop() is None and acc.count == 0
 
 
 def test_running_mean_std_matches_numpy_over_batches():

@@ -23,7 +23,7 @@ def test_installed_wheel_runs_from_any_directory(tmp_path):
     workdir = tmp_path / "elsewhere"
     workdir.mkdir()
     env = dict(os.environ, PYTHONPATH=str(site), NO_COLOR="1")
-    where = subprocess.run([sys.executable, "-c", "import a2c_cli.cli as c; "
+    where = subprocess.run([sys.executable, "-c", "import a2c_cli.config as c; "
                             "print(c.__file__); print(c.find_config_dir())"],
                            cwd=workdir, env=env, capture_output=True, text=True, check=True)
     module_file, conf_dir = where.stdout.split()

@@ -8,12 +8,11 @@ import numpy as np
 import pytest
 import torch
 
-from a2c_cli.collector import Collector
 from a2c_cli.config import EnvConfig, NetworkConfig
-from a2c_cli.envs import describe_spaces, make_vector_env
-from a2c_cli.networks import ActorCritic
-from a2c_cli.normalization import ObsNormalizer, RewardScaler
-from a2c_cli.rollout import RolloutBuffer, compute_gae
+from a2c_cli.envs.factory import make_vector_env
+from a2c_cli.training.rollout import compute_gae
+
+from .conftest import make_collector
 
 
 def col(*xs: float) -> torch.Tensor:
@@ -97,12 +96,10 @@ gym.register("CountdownTest-v0", entry_point=CountdownEnv, max_episode_steps=3)
 def test_collector_same_step_autoreset_termination_and_truncation(terminate):
     env_cfg = EnvConfig(id="CountdownTest-v0", kwargs={"terminate": terminate})
     envs = make_vector_env(env_cfg, num_envs=2)
-    spaces = describe_spaces(envs.single_observation_space, envs.single_action_space)
     torch.manual_seed(0)
-    net = ActorCritic(spaces, NetworkConfig(shared=[8], actor=[], critic=[]))
-    buf = RolloutBuffer(7, 2, spaces.obs_dim, (), True, torch.device("cpu"))
-    collector = Collector(envs, net, buf, spaces, ObsNormalizer(2, False),
-                          RewardScaler(2, 0.99, False), torch.device("cpu"), seed=0)
+    collector, buf, agent = make_collector(envs, 7, NetworkConfig(shared=[8], actor=[], critic=[]),
+                                           seed=0)
+    net = agent.network
     _, finished = collector.collect(global_step=0)
 
     # Every stored step is a real transition: reward 1 everywhere, no dummy reset step.

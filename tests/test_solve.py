@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from .test_cli import a2c_train
+from .conftest import a2c_train
 
 
 def solve(tmp_path, env, env_name: str, seed: int) -> dict:

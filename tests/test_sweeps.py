@@ -6,7 +6,6 @@ import csv
 import json
 import statistics
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,10 +13,8 @@ import yaml
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.plugins.hparams import plugin_data_pb2
 
-from .conftest import REPO
-from .test_cli import a2c_train
+from .conftest import A2C_REPORT, REPO, a2c_train
 
-A2C_REPORT = str(Path(sys.executable).with_name("a2c-report"))
 TINY = ["env=cartpole", "total_timesteps=2000", "eval.every_steps=0", "eval.final_episodes=5"]
 
 
@@ -52,7 +49,7 @@ def test_submitit_local_launcher(tmp_path, subprocess_env):
 def test_slurm_launcher_config_composes():
     from hydra import compose, initialize_config_dir
 
-    from a2c_cli.cli import find_config_dir
+    from a2c_cli.config import find_config_dir
 
     from .conftest import compose_config
 

@@ -14,9 +14,8 @@ from typing import Any, Dict, List
 
 from omegaconf import OmegaConf
 
-from a2c_cli.checkpoint import CheckpointError
 from a2c_cli.config import flatten_dict
-from a2c_cli.validation import ConfigError
+from a2c_cli.errors import CheckpointError, ConfigError
 
 #: Keys a resumed run may change; everything else must stay as the run was started.
 RESUME_OVERRIDABLE = ("total_timesteps", "progress", "log_interval_s", "debug", "plot")

@@ -19,6 +19,7 @@ from typing import Any, Dict, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from a2c_cli.config import EnvConfig
+from a2c_cli.errors import EnvPoolUnavailable
 
 #: gymnasium kwargs that select a different EnvPool task instead of an option.
 _KWARG_TASKS = {("LunarLander-v3", "continuous"): {False: "LunarLander-v3",
@@ -26,10 +27,6 @@ _KWARG_TASKS = {("LunarLander-v3", "continuous"): {False: "LunarLander-v3",
 
 
 StepResult = Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, Dict[str, Any]]
-
-
-class EnvPoolUnavailable(ImportError):
-    """``env.backend=envpool`` without the envpool package installed."""
 
 
 def import_envpool() -> Any:
@@ -158,7 +155,7 @@ class EnvPoolVectorEnv:
 
 class SplitEnvPool:
     """``num_envs`` envs as two EnvPool pools of about half each, so that one half steps
-    while the policy acts for the other (see :meth:`a2c_cli.collector.Collector.collect`).
+    while the policy acts for the other (see :meth:`a2c_cli.training.collector.Collector.collect`).
 
     Env i still gets seed + i (each pool is seeded from its first env's index), so the
     episodes are those of one pool. :meth:`step` steps both halves, for the code that

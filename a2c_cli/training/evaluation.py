@@ -1,4 +1,4 @@
-"""Acting with a trained policy: deterministic evaluation on separate env instances."""
+"""Deterministic evaluation of an agent on separate env instances."""
 
 from __future__ import annotations
 
@@ -6,28 +6,8 @@ from dataclasses import dataclass
 
 import gymnasium as gym
 import numpy as np
-import torch
 
-from a2c_cli.envs import EnvSpaces
-from a2c_cli.networks import ActorCritic
-from a2c_cli.normalization import ObsNormalizer
-
-
-@dataclass
-class Policy:
-    """A network with its observation statistics (frozen) and action bounds."""
-
-    network: ActorCritic
-    spaces: EnvSpaces
-    obs_norm: ObsNormalizer
-    device: torch.device
-
-    def act(self, obs: np.ndarray, deterministic: bool = True) -> np.ndarray:
-        """Env actions for a batch of raw observations (clipped to the action bounds)."""
-        with torch.inference_mode():
-            obs_t = torch.from_numpy(self.obs_norm.normalize(obs)).to(self.device)
-            action = self.network.act(obs_t, deterministic=deterministic).cpu().numpy()
-        return self.spaces.env_action(action)
+from a2c_cli.agent.agent import Agent
 
 
 @dataclass(frozen=True)
@@ -50,7 +30,7 @@ def episode_targets(episodes: int, num_envs: int) -> np.ndarray:
     return np.array([(episodes + i) // num_envs for i in range(num_envs)], dtype=np.int64)
 
 
-def evaluate(policy: Policy, envs: gym.vector.VectorEnv, episodes: int, seed: int,
+def evaluate(agent: Agent, envs: gym.vector.VectorEnv, episodes: int, seed: int,
              deterministic: bool = True) -> EvalResult:
     """Run ``episodes`` full episodes and return their undiscounted returns and lengths.
 
@@ -64,11 +44,9 @@ def evaluate(policy: Policy, envs: gym.vector.VectorEnv, episodes: int, seed: in
     returns: list[float] = []
     lengths: list[int] = []
     obs, _ = envs.reset(seed=[seed + i for i in range(envs.num_envs)])
-    was_training = policy.network.training
-    policy.network.eval()
-    try:
+    with agent.frozen():
         while (counts < targets).any():
-            obs, reward, terminated, truncated, _ = envs.step(policy.act(obs, deterministic))
+            obs, reward, terminated, truncated, _ = envs.step(agent.act(obs, deterministic))
             running_return += reward
             running_length += 1
             for i in np.flatnonzero(terminated | truncated):
@@ -78,6 +56,4 @@ def evaluate(policy: Policy, envs: gym.vector.VectorEnv, episodes: int, seed: in
                     counts[i] += 1
                 running_return[i] = 0.0
                 running_length[i] = 0
-    finally:
-        policy.network.train(was_training)
     return EvalResult(np.array(returns), np.array(lengths))

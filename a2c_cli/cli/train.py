@@ -2,7 +2,7 @@
 
 :func:`cli` (the console script) wraps the Hydra app: it expands ``resume=<run_dir>`` and
 turns expected failures into one line on stderr with a non-zero exit code (see
-:mod:`a2c_cli.errors`); ``debug=true`` or ``HYDRA_FULL_ERROR=1`` shows tracebacks instead.
+:mod:`a2c_cli.cli.failures`); ``debug=true`` or ``HYDRA_FULL_ERROR=1`` shows tracebacks.
 """
 
 from __future__ import annotations
@@ -17,34 +17,27 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from a2c_cli.config import register_configs
-
-
-def find_config_dir() -> Path:
-    """The packaged ``a2c_cli/conf`` (installed wheel), else the checkout's ``conf/``."""
-    here = Path(__file__).resolve().parent
-    for candidate in (here / "conf", here.parent / "conf"):
-        if (candidate / "config.yaml").is_file():
-            return candidate
-    raise FileNotFoundError(f"a2c-cli config directory not found next to {here}")
-
+from a2c_cli.config import find_config_dir, register_configs
 
 register_configs()
 
 #: A single run's failure, carried out of the Hydra app to :func:`cli` (which reports it),
 #: so that Hydra does not print its own "Error executing job" line as well.
 _failure: list[Exception] = []
+#: Set once :func:`prevalidate` has checked this single run's config (no need to repeat).
+_prevalidated = False
 
 
 @hydra.main(version_base="1.3", config_path=str(find_config_dir()), config_name="config")
 def main(cfg: DictConfig) -> Optional[float]:
     """Train one run; returns the final evaluation mean (the objective for sweepers)."""
-    from a2c_cli.task import train
+    from a2c_cli.cli.task import train
 
     hydra_cfg = HydraConfig.get()
     multirun = hydra_cfg.mode == RunMode.MULTIRUN
     try:
-        metrics = train(cfg, Path(hydra_cfg.runtime.output_dir), multirun=multirun)
+        metrics = train(cfg, Path(hydra_cfg.runtime.output_dir), multirun=multirun,
+                        validated=_prevalidated and not multirun)
     except Exception as exc:
         if multirun:  # Hydra records the failure and runs the other jobs
             raise
@@ -69,6 +62,8 @@ def prevalidate(overrides: list[str]) -> None:
     config = OmegaConf.to_object(cfg)
     validate(config)  # type: ignore[arg-type]
     check_environment(config)  # type: ignore[arg-type]
+    global _prevalidated
+    _prevalidated = True
 
 
 def cli() -> None:
@@ -79,7 +74,7 @@ def cli() -> None:
     os.environ["HYDRA_FULL_ERROR"] = "1"  # let exceptions reach us; we present them
     try:
         if any(arg.startswith("resume=") for arg in argv):
-            from a2c_cli.resume import resume_argv
+            from a2c_cli.cli.resume import resume_argv
 
             sys.argv = [sys.argv[0], *resume_argv(argv)]
         prevalidate(sys.argv[1:])
@@ -94,7 +89,8 @@ def cli() -> None:
 
 
 def _report(exc: Exception, show_traceback: bool) -> None:
-    from a2c_cli.errors import TrainingInterrupted, exit_with_error, signal_name
+    from a2c_cli.cli.failures import exit_with_error, signal_name
+    from a2c_cli.errors import TrainingInterrupted
 
     if isinstance(exc, TrainingInterrupted):
         print(f"a2c-train: stopped by {signal_name(exc.signum)} at step {exc.step}; state saved "

@@ -1,4 +1,4 @@
-"""Building gymnasium vector environments.
+"""Building vector environments (gymnasium, or EnvPool with ``env.backend=envpool``).
 
 Autoreset mode: we use ``AutoresetMode.SAME_STEP``. When a sub-environment's episode ends,
 the step that ended it already returns the first observation of the next episode, and the
@@ -10,40 +10,16 @@ truncation can bootstrap from the value of the true final observation.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
 import gymnasium as gym
-import numpy as np
 from gymnasium.vector import AsyncVectorEnv, AutoresetMode, SyncVectorEnv
 
 from a2c_cli.config import EnvConfig
+from a2c_cli.envs.spaces import EnvSpaces, describe_spaces
 
 # Rendering through pygame must work without a display (CI, Slurm nodes).
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
-
-
-class UnsupportedEnvError(ValueError):
-    """The environment's spaces are not ones this A2C supports."""
-
-
-@dataclass(frozen=True)
-class EnvSpaces:
-    """What the learner needs to know about an environment."""
-
-    obs_dim: int
-    discrete: bool
-    #: Number of discrete actions, or the dimension of a continuous action.
-    action_dim: int
-    action_low: Optional[np.ndarray]
-    action_high: Optional[np.ndarray]
-
-    def env_action(self, action: np.ndarray) -> np.ndarray:
-        """What is sent to the env: continuous actions clipped to the bounds (the policy's
-        unclipped sample is what gets stored and scored)."""
-        if self.discrete:
-            return action
-        return np.clip(action, self.action_low, self.action_high)
 
 
 def make_env_fn(env_cfg: EnvConfig, render_mode: Optional[str] = None) -> Callable[[], gym.Env]:
@@ -65,7 +41,7 @@ def make_vector_env(env_cfg: EnvConfig, num_envs: int, kind: str = "sync") -> gy
     VectorEnv, or for ``env.backend=envpool`` one EnvPool pool (``sync``) or two pools that
     the collector pipelines (``async``, see :class:`~a2c_cli.envpool_backend.SplitEnvPool`)."""
     if env_cfg.backend == "envpool":
-        from a2c_cli.envpool_backend import EnvPoolVectorEnv, SplitEnvPool
+        from a2c_cli.envs.envpool_backend import EnvPoolVectorEnv, SplitEnvPool
 
         if kind == "async":
             return SplitEnvPool(env_cfg, num_envs)  # type: ignore[return-value]
@@ -73,29 +49,6 @@ def make_vector_env(env_cfg: EnvConfig, num_envs: int, kind: str = "sync") -> gy
     fns = [make_env_fn(env_cfg) for _ in range(num_envs)]
     cls = AsyncVectorEnv if kind == "async" else SyncVectorEnv
     return cls(fns, autoreset_mode=AutoresetMode.SAME_STEP)
-
-
-def describe_spaces(obs_space: gym.Space, action_space: gym.Space) -> EnvSpaces:
-    """Check the single-env spaces are supported and summarise them."""
-    if not isinstance(obs_space, gym.spaces.Box) or len(obs_space.shape) != 1:
-        raise UnsupportedEnvError(
-            f"observation space {obs_space} is not supported: a2c-cli needs a flat Box "
-            "observation (wrap the env, e.g. FlattenObservation)."
-        )
-    if isinstance(action_space, gym.spaces.Discrete):
-        return EnvSpaces(int(obs_space.shape[0]), True, int(action_space.n), None, None)
-    if isinstance(action_space, gym.spaces.Box) and len(action_space.shape) == 1:
-        return EnvSpaces(
-            int(obs_space.shape[0]),
-            False,
-            int(action_space.shape[0]),
-            action_space.low.astype(np.float32),
-            action_space.high.astype(np.float32),
-        )
-    raise UnsupportedEnvError(
-        f"action space {action_space} is not supported: a2c-cli handles Discrete and "
-        "flat Box actions."
-    )
 
 
 def probe_spaces(env_cfg: EnvConfig) -> EnvSpaces:

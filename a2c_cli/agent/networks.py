@@ -8,11 +8,13 @@ from typing import List, Sequence, Tuple
 import torch
 from torch import Tensor, nn
 
+from a2c_cli.agent.distributions import ActionDistribution, Categorical, DiagGaussian
 from a2c_cli.config import NetworkConfig
-from a2c_cli.distributions import ActionDistribution, Categorical, DiagGaussian
-from a2c_cli.envs import EnvSpaces
+from a2c_cli.envs.spaces import EnvSpaces
 
-ACTIVATIONS = {"silu": nn.SiLU, "relu": nn.ReLU, "tanh": nn.Tanh, "elu": nn.ELU, "gelu": nn.GELU}
+#: The module for each name in :data:`a2c_cli.config.ACTIVATIONS` (a test keeps them equal).
+ACTIVATION_MODULES = {"silu": nn.SiLU, "relu": nn.ReLU, "tanh": nn.Tanh, "elu": nn.ELU,
+                      "gelu": nn.GELU}
 
 
 def mlp(in_dim: int, sizes: Sequence[int], cfg: NetworkConfig) -> Tuple[nn.Sequential, int]:
@@ -22,7 +24,7 @@ def mlp(in_dim: int, sizes: Sequence[int], cfg: NetworkConfig) -> Tuple[nn.Seque
         layers.append(nn.Linear(in_dim, size))
         if cfg.layer_norm:
             layers.append(nn.LayerNorm(size))
-        layers.append(ACTIVATIONS[cfg.activation]())
+        layers.append(ACTIVATION_MODULES[cfg.activation]())
         if cfg.dropout > 0:
             layers.append(nn.Dropout(cfg.dropout))
         in_dim = size

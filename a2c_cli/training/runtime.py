@@ -1,14 +1,15 @@
-"""How many threads the math of one run may use (the ``torch_threads`` setting).
+"""Process-wide settings of a run: threads and seeds.
 
-Both torch and NumPy's BLAS (the CPU path's matrix products, see
-:mod:`a2c_cli.numpy_mlp`) start a thread per core by default. For A2C's small matrices
+Both torch and NumPy's BLAS start a thread per core by default. For A2C's small matrices
 that buys nothing, and with several runs side by side (a sweep on one machine) the BLAS
-threads spin against each other: two default runs on 2 cores trained at about 3.8k steps/s
-each instead of about 19k.
+threads spin against each other (README, Speed); ``torch_threads`` caps both.
 """
 
 from __future__ import annotations
 
+import random
+
+import numpy as np
 import torch
 from threadpoolctl import threadpool_limits
 
@@ -20,3 +21,10 @@ def limit_threads(num_threads: int) -> None:
         return
     torch.set_num_threads(num_threads)
     threadpool_limits(limits=num_threads, user_api="blas")  # stays until the process ends
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch (env seeds are set at reset)."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)

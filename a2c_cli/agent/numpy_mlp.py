@@ -1,17 +1,16 @@
-"""The actor-critic's forward and backward pass in NumPy, for the CPU learner.
+"""The actor-critic's forward and backward pass in NumPy (the ``numpy`` backend).
 
-Why: A2C's batches are small (``n_steps * num_envs`` rows, e.g. 40) and its layers narrow
-(64 units). For such shapes PyTorch spends several microseconds of dispatch and autograd
-bookkeeping per op, about 150 ops per update, while the arithmetic takes a fraction of
-that; NumPy's per-op cost is a few times lower. So on the CPU the rollout policy and the
-loss gradients are computed here, on NumPy views that share memory with the torch
-parameters and their ``.grad`` (see :func:`a2c_cli.networks.flatten_parameters`); the
-optimizer step then updates the same memory (:mod:`a2c_cli.numpy_optim` works on the torch
-optimizer's own state), so checkpoints, the LR schedule and resume are unchanged. Tests
-check every gradient and optimizer step against torch.
+Why: A2C's batches are small (``n_steps * num_envs`` rows) and its layers narrow. For such
+shapes PyTorch's per-op dispatch and autograd bookkeeping cost more than the arithmetic,
+and ``torch.compile`` does not remove that per-call cost; NumPy's per-op cost is several
+times lower (``make bench`` measures both). So this module is a second, hand-derived
+gradient of the same network: it works on NumPy views that share memory with the torch
+parameters and their ``.grad`` (see :func:`a2c_cli.agent.networks.flatten_parameters`),
+so checkpoints, the LR schedule and resume are those of the torch network. Tests check
+every gradient against autograd.
 
-Covers the networks a2c-cli builds (Linear, LayerNorm, tanh/relu/silu/elu) without
-dropout; anything else (GELU, dropout, a GPU) uses the torch path.
+Covers the MLPs a2c-cli builds (Linear, LayerNorm, :data:`NUMPY_ACTIVATIONS`) without
+dropout; anything else uses a torch backend.
 """
 
 from __future__ import annotations
@@ -21,16 +20,10 @@ from typing import List, Optional, Protocol, Tuple
 import numpy as np
 from torch import nn
 
-from a2c_cli.config import NetworkConfig
-from a2c_cli.networks import ActorCritic
+from a2c_cli.agent.networks import ActorCritic
+from a2c_cli.config import NUMPY_ACTIVATIONS  # noqa: F401 - what _Activation covers
 
 _HALF_LOG_2PI = 0.5 * np.log(2 * np.pi)
-SUPPORTED_ACTIVATIONS = ("tanh", "relu", "silu", "elu")
-
-
-def supports(cfg: NetworkConfig) -> bool:
-    """Whether :class:`NumpyActorCritic` can run a network built from ``cfg``."""
-    return cfg.activation in SUPPORTED_ACTIVATIONS and cfg.dropout == 0
 
 
 class _Layer(Protocol):

@@ -15,11 +15,8 @@ from typing import Any, Dict
 import numpy as np
 import torch
 
-from a2c_cli.normalization import RunningMeanStd
-
-
-class CheckpointError(ValueError):
-    """A checkpoint that is missing, unreadable or not one of ours."""
+from a2c_cli.agent.normalization import RunningMeanStd
+from a2c_cli.errors import CheckpointError
 
 
 def rms_to_tensors(rms: RunningMeanStd) -> Dict[str, torch.Tensor]:

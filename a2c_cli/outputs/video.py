@@ -6,15 +6,20 @@ Video is an optional extra (``pip install 'a2c-cli[video]'``): imageio-ffmpeg sh
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
-from typing import List, Tuple
+from typing import TYPE_CHECKING, List, Tuple
 
 import numpy as np
 
-from a2c_cli.config import EnvConfig
-from a2c_cli.envs import make_env_fn
-from a2c_cli.evaluation import Policy
-from a2c_cli.validation import ConfigError
+from a2c_cli.config import EnvConfig, VideoConfig
+from a2c_cli.errors import ConfigError
+
+if TYPE_CHECKING:
+    from a2c_cli.agent.agent import Agent
+    from a2c_cli.outputs.tensorboard import TensorBoardLogger
+
+log = logging.getLogger("a2c_cli")
 
 INSTALL_HINT = "install the video extra: pip install 'a2c-cli[video]' (imageio, imageio-ffmpeg)"
 
@@ -28,28 +33,44 @@ def require_video(key: str) -> None:
         raise ConfigError(f"{key}=true needs video support: {INSTALL_HINT}.") from exc
 
 
-def record_episode(policy: Policy, env_cfg: EnvConfig, seed: int,
+def record_episode(agent: Agent, env_cfg: EnvConfig, seed: int,
                    deterministic: bool = True) -> Tuple[np.ndarray, float]:
     """Play one episode in a rendering env; returns its RGB frames (T, H, W, 3) and return."""
+    from a2c_cli.envs.factory import make_env_fn
+
     env = make_env_fn(env_cfg, render_mode="rgb_array")()
     try:
         obs, _ = env.reset(seed=seed)
         frames: List[np.ndarray] = [env.render()]
         total, done = 0.0, False
-        was_training = policy.network.training
-        policy.network.eval()
-        try:
+        with agent.frozen():
             while not done:
-                action = policy.act(np.asarray(obs, np.float32)[None], deterministic)[0]
+                action = agent.act(np.asarray(obs, np.float32)[None], deterministic)[0]
                 obs, reward, terminated, truncated, _ = env.step(action)
                 total += float(reward)
                 done = bool(terminated or truncated)
                 frames.append(env.render())
-        finally:
-            policy.network.train(was_training)
     finally:
         env.close()
     return np.stack(frames), total
+
+
+class VideoRecorder:
+    """Training-time videos: an mp4 per recording and, optionally, a GIF in TensorBoard."""
+
+    def __init__(self, agent: Agent, env_cfg: EnvConfig, cfg: VideoConfig, deterministic: bool,
+                 run_dir: Path, tb: TensorBoardLogger) -> None:
+        self.agent, self.env_cfg, self.cfg = agent, env_cfg, cfg
+        self.deterministic, self.run_dir, self.tb = deterministic, run_dir, tb
+
+    def record(self, step: int, seed: int) -> Path:
+        frames, ret = record_episode(self.agent, self.env_cfg, seed, self.deterministic)
+        path = write_mp4(self.run_dir / "videos" / f"step_{step:09d}.mp4", frames, self.cfg.fps)
+        if self.cfg.tensorboard:
+            self.tb.gif("videos/eval_episode", gif_bytes(frames, self.cfg.fps),
+                        frames.shape[1] // 2, frames.shape[2] // 2, step)
+        log.info("video at step %d: %s (return %.1f)", step, path.name, ret)
+        return path
 
 
 def write_mp4(path: Path, frames: np.ndarray, fps: int) -> Path:

@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import List, Optional
+from typing import List
 
 import gymnasium as gym
 import numpy as np
-import torch
-from torch import Tensor
 
-from a2c_cli.envs import EnvSpaces
-from a2c_cli.networks import ActorCritic
-from a2c_cli.normalization import ObsNormalizer, RewardScaler
-from a2c_cli.numpy_mlp import NumpyActorCritic
-from a2c_cli.rollout import RolloutBuffer
+from a2c_cli.agent.agent import Agent
+from a2c_cli.agent.normalization import RewardScaler
+from a2c_cli.training.rollout import RolloutBuffer
 
 
 @dataclass
@@ -35,19 +31,12 @@ class Collector:
     observation statistics, and for each time-limit truncation stores V(final obs).
     """
 
-    def __init__(self, envs: gym.vector.VectorEnv, network: ActorCritic, buffer: RolloutBuffer,
-                 spaces: EnvSpaces, obs_norm: ObsNormalizer, reward_scaler: RewardScaler,
-                 device: torch.device, seed: int,
-                 numpy_network: Optional[NumpyActorCritic] = None) -> None:
+    def __init__(self, envs: gym.vector.VectorEnv, agent: Agent, buffer: RolloutBuffer,
+                 reward_scaler: RewardScaler, seed: int) -> None:
         self.envs = envs
-        self.network = network
+        self.agent = agent
         self.buffer = buffer
-        self.spaces = spaces
-        self.obs_norm = obs_norm
         self.reward_scaler = reward_scaler
-        self.device = device
-        #: When set (CPU), actions are sampled by the NumPy copy of the policy.
-        self.numpy_network = numpy_network
         self.num_envs = envs.num_envs
         # Env i gets seed + i; later episodes follow from each env's own RNG.
         self.raw_obs, _ = envs.reset(seed=[seed + i for i in range(self.num_envs)])
@@ -55,15 +44,12 @@ class Collector:
         self.episode_return = np.zeros(self.num_envs, np.float64)
         self.episode_length = np.zeros(self.num_envs, np.int64)
 
-    def _to_device(self, obs: np.ndarray) -> Tensor:
-        return torch.from_numpy(obs).to(self.device, non_blocking=True)
-
-    def collect(self, global_step: int) -> tuple[Tensor, FinishedEpisodes]:
+    def collect(self, global_step: int) -> tuple[np.ndarray, FinishedEpisodes]:
         """Run ``n_steps`` vector steps; return the normalised observation after the last
         step (for bootstrapping) and the episodes that ended. ``global_step`` is the env
         step count before this rollout.
 
-        With a :class:`~a2c_cli.envpool_backend.SplitEnvPool` the two halves of the envs
+        With a :class:`~a2c_cli.envs.envpool_backend.SplitEnvPool` the two halves of the envs
         are pipelined: one half steps in EnvPool's threads while the policy acts for the
         other. Every env's transitions are those of the plain loop (same policy, same
         order); only the observation statistics fold in half a step at a time.
@@ -85,23 +71,16 @@ class Collector:
                 if t + 1 < n_steps:
                     first.send(self._act(t + 1, first_sl))
                 self._record(t, second_sl, second.recv(), global_step, finished)
-        return self._to_device(self.obs_norm.normalize(self.raw_obs)), finished
+        return self.agent.obs_norm.normalize(self.raw_obs), finished
 
     def _act(self, t: int, envs: slice) -> np.ndarray:
         """Store step ``t``'s normalised observations and sampled actions for ``envs``;
         return the actions as the env takes them."""
         buf = self.buffer
-        raw_obs = self.raw_obs[envs]
-        self.obs_norm.update(raw_obs)
         obs = buf.obs[t, envs]
-        obs[...] = self.obs_norm.normalize(raw_obs)
-        if self.numpy_network is not None:
-            buf.actions[t, envs] = self.numpy_network.act(obs)
-        else:
-            with torch.inference_mode():
-                action = self.network.act(self._to_device(obs))
-            buf.actions[t, envs] = action.cpu().numpy()
-        return self.spaces.env_action(buf.actions[t, envs])
+        obs[...] = self.agent.observe(self.raw_obs[envs])
+        buf.actions[t, envs] = self.agent.sample(obs)
+        return self.agent.env_action(buf.actions[t, envs])
 
     def _record(self, t: int, envs: slice, result: tuple, global_step: int,
                 finished: FinishedEpisodes) -> None:
@@ -125,16 +104,10 @@ class Collector:
             episode_return[done] = 0.0
             episode_length[done] = 0
             cut = truncated & ~terminated
-            if cut.any():
-                final_values[cut] = self._final_values(info, cut)
+            if cut.any():  # V(true last observation) of the truncated envs
+                final_obs = np.stack(info["final_obs"][cut]).astype(np.float32)
+                final_values[cut] = self.agent.values(final_obs)
         buf.rewards[t, envs] = self.reward_scaler(reward, done, envs)
         buf.terminated[t, envs] = terminated
         buf.done[t, envs] = done
         self.raw_obs[envs] = raw_obs
-
-    def _final_values(self, info: dict, mask: np.ndarray) -> np.ndarray:
-        """V of the true last observations of the truncated envs in ``mask``."""
-        final_obs = np.stack(info["final_obs"][mask]).astype(np.float32)
-        with torch.inference_mode():
-            values = self.network.get_value(self._to_device(self.obs_norm.normalize(final_obs)))
-        return values.cpu().numpy()

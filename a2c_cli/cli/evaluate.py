@@ -26,7 +26,7 @@ DEFAULTS: Dict[str, Any] = {"episodes": 100, "video": False, "video_episodes": 3
 
 def parse_options(items: List[str]) -> Dict[str, Any]:
     """``key=value`` words -> typed options; ConfigError names a bad one."""
-    from a2c_cli.validation import ConfigError
+    from a2c_cli.errors import ConfigError
 
     opts = dict(DEFAULTS)
     for item in items:
@@ -56,7 +56,7 @@ def parse_options(items: List[str]) -> Dict[str, Any]:
 
 def find_checkpoint(path: Path, which: Optional[str]) -> Tuple[Path, Path]:
     """(checkpoint file, run directory) for a run directory or a checkpoint path."""
-    from a2c_cli.checkpoint import CheckpointError
+    from a2c_cli.errors import CheckpointError
 
     if path.is_file():
         run_dir = path.parent.parent if path.parent.name == "checkpoints" else path.parent
@@ -72,17 +72,18 @@ def find_checkpoint(path: Path, which: Optional[str]) -> Tuple[Path, Path]:
                           "or a run that has not saved one yet.")
 
 
-def load_policy(payload: Dict[str, Any], device_name: str):  # noqa: ANN201
-    """(Policy, Config) rebuilt from a checkpoint payload."""
+def load_agent(payload: Dict[str, Any], device_name: str):  # noqa: ANN201
+    """(Agent, Config) rebuilt from a checkpoint payload."""
     from omegaconf import OmegaConf
 
-    from a2c_cli.checkpoint import CheckpointError, rms_from_tensors
+    from a2c_cli.agent.agent import Agent
+    from a2c_cli.agent.networks import ActorCritic
+    from a2c_cli.agent.normalization import ObsNormalizer
     from a2c_cli.config import Config
-    from a2c_cli.envs import probe_spaces
-    from a2c_cli.evaluation import Policy
-    from a2c_cli.networks import ActorCritic
-    from a2c_cli.normalization import ObsNormalizer
-    from a2c_cli.threads import limit_threads
+    from a2c_cli.envs.factory import probe_spaces
+    from a2c_cli.errors import CheckpointError
+    from a2c_cli.training.checkpoint import rms_from_tensors
+    from a2c_cli.training.runtime import limit_threads
     from a2c_cli.validation import resolve_device
 
     try:
@@ -103,7 +104,7 @@ def load_policy(payload: Dict[str, Any], device_name: str):  # noqa: ANN201
     obs_norm = ObsNormalizer(spaces.obs_dim, cfg.algo.normalize_obs, cfg.algo.obs_clip)
     rms_from_tensors(obs_norm.rms, payload["obs_rms"])
     limit_threads(max(cfg.torch_threads, 1))
-    return Policy(network, spaces, obs_norm, device), cfg
+    return Agent(network, obs_norm, spaces, device), cfg
 
 
 def run(path: Path, opts: Dict[str, Any]) -> Dict[str, Any]:
@@ -112,23 +113,24 @@ def run(path: Path, opts: Dict[str, Any]) -> Dict[str, Any]:
     from rich.console import Console
     from rich.table import Table
 
-    from a2c_cli.checkpoint import load_checkpoint
-    from a2c_cli.envs import make_vector_env, target_return
-    from a2c_cli.evaluation import evaluate
-    from a2c_cli.trainer import EVAL_SEED_OFFSET, write_json
+    from a2c_cli.envs.factory import make_vector_env, target_return
+    from a2c_cli.outputs.metrics import write_json
+    from a2c_cli.training.checkpoint import load_checkpoint
+    from a2c_cli.training.evaluation import evaluate
+    from a2c_cli.training.seeds import eval_env_seed
 
     if opts["video"]:
-        from a2c_cli.video import require_video
+        from a2c_cli.outputs.video import require_video
 
         require_video("video")
     ckpt, run_dir = find_checkpoint(path, opts["checkpoint"])
     payload = load_checkpoint(ckpt)
-    policy, cfg = load_policy(payload, opts["device"])
-    seed = opts["seed"] if opts["seed"] is not None else cfg.seed + EVAL_SEED_OFFSET
+    agent, cfg = load_agent(payload, opts["device"])
+    seed = opts["seed"] if opts["seed"] is not None else eval_env_seed(cfg.seed)
     num_envs = opts["num_envs"] or cfg.eval.num_envs
     envs = make_vector_env(cfg.env, num_envs, "sync")
     try:
-        result = evaluate(policy, envs, opts["episodes"], seed, opts["deterministic"])
+        result = evaluate(agent, envs, opts["episodes"], seed, opts["deterministic"])
     finally:
         envs.close()
     target = target_return(cfg.env)
@@ -143,10 +145,10 @@ def run(path: Path, opts: Dict[str, Any]) -> Dict[str, Any]:
         "returns": [round(x, 2) for x in r.tolist()],
     }
     if opts["video"]:
-        report["videos"] = [str(p) for p in _videos(policy, cfg, run_dir, ckpt.stem, seed,
+        report["videos"] = [str(p) for p in _videos(agent, cfg, run_dir, ckpt.stem, seed,
                                                       opts)]
     if opts["plot"]:
-        from a2c_cli.plots import plot_learning_curve
+        from a2c_cli.outputs.plots import plot_learning_curve
 
         report["plot"] = str(plot_learning_curve(run_dir))
     write_json(ckpt.parent / "eval.json", report)
@@ -166,13 +168,13 @@ def run(path: Path, opts: Dict[str, Any]) -> Dict[str, Any]:
     return report
 
 
-def _videos(policy, cfg, run_dir: Path, stem: str, seed: int,  # noqa: ANN001
+def _videos(agent, cfg, run_dir: Path, stem: str, seed: int,  # noqa: ANN001
             opts: Dict[str, Any]) -> List[Path]:
-    from a2c_cli.video import record_episode, write_mp4
+    from a2c_cli.outputs.video import record_episode, write_mp4
 
     paths = []
     for i in range(opts["video_episodes"]):
-        frames, _ = record_episode(policy, cfg.env, seed + i, opts["deterministic"])
+        frames, _ = record_episode(agent, cfg.env, seed + i, opts["deterministic"])
         paths.append(write_mp4(run_dir / "videos" / f"eval_{stem}_ep{i}.mp4", frames,
                                cfg.video.fps))
     return paths
@@ -198,7 +200,7 @@ def main(argv: Optional[List[str]] = None) -> None:
         print("a2c-eval: aborted.", file=sys.stderr)
         sys.exit(130)
     except Exception as exc:
-        from a2c_cli.errors import exit_with_error
+        from a2c_cli.cli.failures import exit_with_error
 
         exit_with_error("a2c-eval", exc, args.debug)
 

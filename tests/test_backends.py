@@ -1,4 +1,5 @@
-"""The NumPy forward/backward (CPU fast path) against torch autograd."""
+"""The backends behind the seam: the NumPy twin of the network's forward/backward and
+optimizer step against torch autograd, the compiled backend against eager, the factory."""
 
 from __future__ import annotations
 
@@ -6,12 +7,16 @@ import numpy as np
 import pytest
 import torch
 
-from a2c_cli.config import AlgoConfig, NetworkConfig
-from a2c_cli.envs import EnvSpaces
-from a2c_cli.learner import A2C, STAT_NAMES, make_optimizer
-from a2c_cli.networks import ActorCritic, flatten_parameters
-from a2c_cli.numpy_mlp import NumpyActorCritic, supports
-from a2c_cli.rollout import RolloutBuffer
+from a2c_cli.agent.networks import ActorCritic, flatten_parameters
+from a2c_cli.agent.numpy_mlp import NumpyActorCritic
+from a2c_cli.config import AlgoConfig, Config, EnvConfig, NetworkConfig
+from a2c_cli.envs.spaces import EnvSpaces
+from a2c_cli.training.backends import make_backend, resolve_backend
+from a2c_cli.training.numpy_backend import NumpyBackend
+from a2c_cli.training.optim import make_optimizer
+from a2c_cli.training.rollout import RolloutBuffer
+from a2c_cli.training.torch_backend import TorchBackend
+from a2c_cli.validation import numpy_unsupported_reason
 
 NETWORKS = {
     "default": NetworkConfig(),
@@ -30,15 +35,18 @@ def spaces(discrete: bool) -> EnvSpaces:
     return EnvSpaces(OBS, False, 2, -np.ones(2, np.float32), np.ones(2, np.float32))
 
 
-def learner(discrete: bool, net_cfg: NetworkConfig, use_numpy: bool, algo: AlgoConfig) -> A2C:
+def backend(discrete: bool, net_cfg: NetworkConfig, kind: str, algo: AlgoConfig):
+    """A backend of ``kind`` on the same initial weights."""
     torch.manual_seed(0)
     net = ActorCritic(spaces(discrete), net_cfg)
     with torch.no_grad():  # move the near-zero head init so every gradient is exercised
         for p in net.parameters():
             p.add_(0.1 * torch.randn_like(p))
-    flat = flatten_parameters(net)
-    return A2C(net, make_optimizer(iter([flat]), algo), algo,
-               NumpyActorCritic(net) if use_numpy else None)
+    optimizer = make_optimizer([flatten_parameters(net)], algo)
+    if kind == "numpy":
+        return NumpyBackend(net, optimizer, algo)
+    return TorchBackend(net, optimizer, algo, torch.device("cpu"), compiled=kind == "compiled",
+                        num_envs=N)
 
 
 def rollout(discrete: bool) -> RolloutBuffer:
@@ -62,17 +70,40 @@ def test_gradients_and_statistics_match_autograd(discrete, name, max_grad_norm):
     algo = AlgoConfig(lr=0.0, ent_coef=0.03, vf_coef=0.7, gae_lambda=0.9,
                       max_grad_norm=max_grad_norm)
     buf = rollout(discrete)
-    last_obs = torch.from_numpy(np.random.default_rng(2).normal(size=(N, OBS)).astype("f4"))
+    last_obs = np.random.default_rng(2).normal(size=(N, OBS)).astype("f4")
     results = {}
-    for use_numpy in (False, True):
-        a2c = learner(discrete, NETWORKS[name], use_numpy, algo)
-        stats = a2c.update(buf.to_device(), last_obs)
-        results[use_numpy] = (stats, a2c.params[0].grad.clone())
-    (stats_t, grad_t), (stats_n, grad_n) = results[False], results[True]
-    for i, stat in enumerate(STAT_NAMES):
-        assert stats_n[i].item() == pytest.approx(stats_t[i].item(), rel=1e-4, abs=1e-6), stat
+    for kind in ("torch", "numpy"):
+        b = backend(discrete, NETWORKS[name], kind, algo)
+        stats = b.update(buf, last_obs)
+        results[kind] = (stats, b.optimizer.param_groups[0]["params"][0].grad.clone())
+    (stats_t, grad_t), (stats_n, grad_n) = results["torch"], results["numpy"]
+    for stat, value_t in stats_t._asdict().items():
+        assert float(getattr(stats_n, stat)) == pytest.approx(float(value_t), rel=1e-4,
+                                                                abs=1e-6), stat
     assert grad_t.abs().max() > 0
     torch.testing.assert_close(grad_n, grad_t, rtol=1e-4, atol=1e-6)
+
+
+def test_compiled_update_equals_eager():
+    """One compiled update (forward, GAE in torch, loss, backward, clip, Adam) against
+    eager on the same batch; a second update checks that the step was taken and that the
+    compiled graph is reused."""
+    algo = AlgoConfig(ent_coef=0.01, gae_lambda=0.95, max_grad_norm=0.5)
+    buf, net_cfg = rollout(True), NETWORKS["relu"]
+    last_obs = np.random.default_rng(2).normal(size=(N, OBS)).astype("f4")
+    eager, compiled = (backend(True, net_cfg, kind, algo) for kind in ("torch", "compiled"))
+    for _ in range(2):
+        stats_e, stats_c = eager.update(buf, last_obs), compiled.update(buf, last_obs)
+        for stat, value in stats_e._asdict().items():
+            assert float(getattr(stats_c, stat)) == pytest.approx(float(value), rel=1e-5,
+                                                                    abs=1e-5), stat
+        torch.testing.assert_close(compiled.params[0].detach(), eager.params[0].detach(),
+                                   rtol=1e-5, atol=1e-5)
+    obs = buf.obs[0]
+    samples = {tuple(compiled.sampler.sample(obs)) for _ in range(20)}
+    assert len(samples) > 1  # fresh random numbers on every call
+    values = compiled.sampler.values(obs[:3])  # a padded shape
+    np.testing.assert_allclose(values, eager.sampler.values(obs[:3]), rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize("discrete", [True, False], ids=["discrete", "continuous"])
@@ -114,16 +145,27 @@ def test_sampled_actions_follow_the_policy():
     np.testing.assert_allclose(actions.std(0), np.exp(-1.0), rtol=0.02)
 
 
-def test_unsupported_networks_use_torch():
-    assert supports(NetworkConfig())
-    assert not supports(NetworkConfig(activation="gelu"))
-    assert not supports(NetworkConfig(dropout=0.1))
+def test_auto_backend_is_numpy_on_the_cpu_where_the_network_allows_it():
+    cpu = torch.device("cpu")
+    cfg = Config(env=EnvConfig(id="CartPole-v1"))
+    assert numpy_unsupported_reason(NetworkConfig()) is None
+    assert resolve_backend("auto", cfg, cpu) == "numpy"
+    for net in (NetworkConfig(activation="gelu"), NetworkConfig(dropout=0.1)):
+        assert numpy_unsupported_reason(net) is not None
+        assert resolve_backend("auto", Config(env=cfg.env, network=net), cpu) == "torch"
+    assert resolve_backend("auto", cfg, torch.device("cuda")) == "torch"
+    assert resolve_backend("compiled", cfg, cpu) == "compiled"
+    net = ActorCritic(spaces(True), NetworkConfig())
+    optimizer = make_optimizer([flatten_parameters(net)], cfg.algo)
+    assert isinstance(make_backend(cfg, net, optimizer, cpu), NumpyBackend)
+    cfg.backend = "torch"
+    assert isinstance(make_backend(cfg, net, optimizer, cpu), TorchBackend)
 
 
 @pytest.mark.parametrize("optimizer", ["adam", "rmsprop"])
 def test_numpy_optimizer_step_matches_torch(optimizer):
-    from a2c_cli.numpy_optim import numpy_step
-    from a2c_cli.numpy_optim import supports as step_supports
+    from a2c_cli.training.optim import numpy_step
+    from a2c_cli.training.optim import numpy_step_supports as step_supports
 
     algo = AlgoConfig(optimizer=optimizer, lr=1e-2)
     rng = np.random.default_rng(0)
@@ -133,7 +175,7 @@ def test_numpy_optimizer_step_matches_torch(optimizer):
         p = torch.nn.Parameter(torch.from_numpy(init.copy()))
         p.grad = torch.zeros_like(p)
         params.append(p)
-        opts.append(make_optimizer(iter([p]), algo))
+        opts.append(make_optimizer([p], algo))
     assert step_supports(opts[1])
     for step in range(6):
         grad = torch.from_numpy(rng.normal(size=300).astype(np.float32))
@@ -153,10 +195,10 @@ def test_numpy_optimizer_step_matches_torch(optimizer):
 
 
 def test_limit_threads_caps_numpy_blas_and_torch():
-    """Side-by-side runs each spun a BLAS thread per core (3.8k instead of 20k steps/s)."""
+    """Side-by-side runs each spun a BLAS thread per core (README, Speed)."""
     from threadpoolctl import threadpool_info
 
-    from a2c_cli.threads import limit_threads
+    from a2c_cli.training.runtime import limit_threads
 
     np.ones((64, 64)) @ np.ones((64, 64))  # BLAS loaded
     before = torch.get_num_threads()

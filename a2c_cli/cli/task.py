@@ -1,7 +1,8 @@
 """The training task behind ``a2c-train``: a composed Hydra config in, metrics out.
 
-Kept apart from :mod:`a2c_cli.cli` so that the console script imports torch and
-gymnasium only once a run really starts (``a2c-train --help`` stays instant).
+Kept apart from :mod:`a2c_cli.cli.train` so that the console script imports torch and
+gymnasium only once a run really starts (``a2c-train --help`` stays instant). Tests call
+:func:`train` in-process with a small config.
 """
 
 from __future__ import annotations
@@ -11,21 +12,24 @@ from typing import Any, Dict, Optional
 
 from omegaconf import DictConfig, OmegaConf
 
+from a2c_cli.cli.console import RunConsole
+from a2c_cli.cli.signals import GracefulStop, stop_requested
 from a2c_cli.config import Config
-from a2c_cli.console import RunConsole
-from a2c_cli.signals import GracefulStop, stop_requested
+from a2c_cli.errors import TrainingInterrupted
 from a2c_cli.validation import check_environment, validate
 
 
-def train(cfg: DictConfig, run_dir: Path, multirun: bool = False) -> Dict[str, Any]:
-    """Validate ``cfg``, train (or resume), evaluate and write outputs into ``run_dir``."""
+def train(cfg: DictConfig, run_dir: Path, multirun: bool = False,
+          validated: bool = False) -> Dict[str, Any]:
+    """Validate ``cfg`` (unless the caller just did), train (or resume), evaluate and write
+    outputs into ``run_dir``; returns the metrics."""
     config: Config = OmegaConf.to_object(cfg)  # type: ignore[assignment]
-    validate(config)
-    check_environment(config)
-    from a2c_cli.checkpoint import load_checkpoint
-    from a2c_cli.errors import TrainingInterrupted
-    from a2c_cli.resume import LAST, check_same_config
-    from a2c_cli.trainer import Trainer  # heavy: torch, gymnasium
+    if not validated:
+        validate(config)
+        check_environment(config)
+    from a2c_cli.cli.resume import LAST, check_same_config
+    from a2c_cli.training.build import build_trainer  # heavy: torch, gymnasium
+    from a2c_cli.training.checkpoint import load_checkpoint
 
     signum = stop_requested()
     if signum is not None:  # an earlier job of this multirun was interrupted
@@ -39,10 +43,9 @@ def train(cfg: DictConfig, run_dir: Path, multirun: bool = False) -> Dict[str, A
     progress = "plain" if multirun and config.progress in ("auto", "bar") else config.progress
     console = RunConsole(progress, config.total_timesteps, config.log_interval_s)
     with GracefulStop():
-        trainer = Trainer(config, run_dir, config_dict, console, resume=payload,
-                          stop_requested=stop_requested)
+        trainer = build_trainer(config, run_dir, config_dict, console, resume=payload,
+                                stop_requested=stop_requested)
         try:
-            console.start(config_dict, str(run_dir), resumed_from=trainer.global_step)
             return trainer.train()
         finally:
             trainer.close()

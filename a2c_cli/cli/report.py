@@ -145,7 +145,7 @@ def plot_groups(path: Path, groups: List[Group], varying: List[str], points: int
     import matplotlib.pyplot as plt
     import numpy as np
 
-    from a2c_cli.plots import read_scalars, rolling_mean
+    from a2c_cli.outputs.plots import read_scalars, rolling_mean
 
     fig, ax = plt.subplots(figsize=(11, 6))
     for g in groups:
@@ -177,7 +177,7 @@ def report(root: Path, plot: bool = True) -> List[Dict[str, Any]]:
     from rich.console import Console
     from rich.table import Table
 
-    from a2c_cli.checkpoint import CheckpointError
+    from a2c_cli.errors import CheckpointError
 
     if not root.is_dir():
         raise CheckpointError(f"{root} is not a directory (give a sweep or outputs directory).")
@@ -217,7 +217,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     try:
         report(args.path, plot=not args.no_plot)
     except Exception as exc:
-        from a2c_cli.errors import exit_with_error
+        from a2c_cli.cli.failures import exit_with_error
 
         exit_with_error("a2c-report", exc)
 

@@ -1,0 +1,102 @@
+"""The agent: what acts in an environment, for training, evaluation, videos and a2c-eval.
+
+One object instead of its parts passed around separately: the network, the observation
+normaliser, the action mapping (the env's action bounds), the device, and the sampling
+backend that computes training-time actions and values (eager torch, compiled torch or
+NumPy; see :mod:`a2c_cli.training.backends`).
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Iterator, Optional, Protocol
+
+import numpy as np
+import torch
+
+from a2c_cli.agent.networks import ActorCritic
+from a2c_cli.agent.normalization import ObsNormalizer
+from a2c_cli.envs.spaces import EnvSpaces
+
+
+class Sampler(Protocol):
+    """Training-time acting on normalised observations (host arrays in and out)."""
+
+    def sample(self, obs: np.ndarray) -> np.ndarray:
+        """Sampled actions, unclipped (what is stored and scored)."""
+        ...
+
+    def values(self, obs: np.ndarray) -> np.ndarray:
+        """V(obs), shape (batch,)."""
+        ...
+
+
+class EagerSampler:
+    """:class:`Sampler` running the torch network eagerly (any device)."""
+
+    def __init__(self, network: ActorCritic, device: torch.device) -> None:
+        self.network, self.device = network, device
+
+    def _tensor(self, obs: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(obs).to(self.device, non_blocking=True)
+
+    def sample(self, obs: np.ndarray) -> np.ndarray:
+        with torch.inference_mode():
+            return self.network.act(self._tensor(obs)).cpu().numpy()
+
+    def values(self, obs: np.ndarray) -> np.ndarray:
+        with torch.inference_mode():
+            return self.network.get_value(self._tensor(obs)).cpu().numpy()
+
+
+@dataclass
+class Agent:
+    network: ActorCritic
+    obs_norm: ObsNormalizer
+    spaces: EnvSpaces
+    device: torch.device
+    #: Training-time acting; None = eager torch.
+    sampler: Optional[Sampler] = None
+
+    def __post_init__(self) -> None:
+        if self.sampler is None:
+            self.sampler = EagerSampler(self.network, self.device)
+
+    def observe(self, raw_obs: np.ndarray) -> np.ndarray:
+        """Fold training observations into the running statistics and normalise them."""
+        self.obs_norm.update(raw_obs)
+        return self.obs_norm.normalize(raw_obs)
+
+    def sample(self, obs: np.ndarray) -> np.ndarray:
+        """Training actions (unclipped samples) for normalised observations."""
+        assert self.sampler is not None
+        return self.sampler.sample(obs)
+
+    def values(self, raw_obs: np.ndarray) -> np.ndarray:
+        """V of raw observations (normalised with the current, unchanged statistics)."""
+        assert self.sampler is not None
+        return self.sampler.values(self.obs_norm.normalize(raw_obs))
+
+    def env_action(self, action: np.ndarray) -> np.ndarray:
+        """What the env receives: continuous actions clipped to its bounds."""
+        return self.spaces.env_action(action)
+
+    @contextmanager
+    def frozen(self) -> Iterator[Agent]:
+        """Evaluation mode (no dropout) for the duration; training mode after."""
+        was_training = self.network.training
+        self.network.eval()
+        try:
+            yield self
+        finally:
+            self.network.train(was_training)
+
+    def act(self, raw_obs: np.ndarray, deterministic: bool = True) -> np.ndarray:
+        """Env actions for raw observations with frozen statistics: evaluation, videos,
+        a2c-eval. Always the eager torch network, so a checkpoint scores the same whatever
+        backend trained it, and a2c-eval replays a run's own final evaluation."""
+        with torch.inference_mode():
+            obs = torch.from_numpy(self.obs_norm.normalize(raw_obs)).to(self.device)
+            action = self.network.act(obs, deterministic=deterministic).cpu().numpy()
+        return self.spaces.env_action(action)

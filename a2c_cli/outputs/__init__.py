@@ -1,0 +1,1 @@
+"""What a run leaves behind: TensorBoard events, metrics.json, plots and videos."""

@@ -1,0 +1,56 @@
+"""The backend seam: how acting and the update are computed, chosen once from the config.
+
+A backend has a ``sampler`` (training-time actions and values, see
+:class:`a2c_cli.agent.agent.Sampler`) and ``update(buffer, last_obs) -> UpdateStats``.
+The loop, the collector and the learner never ask which one they have.
+
+* ``torch``: eager PyTorch on any device.
+* ``compiled``: the same through ``torch.compile``.
+* ``numpy``: a NumPy twin of the network's forward and backward (CPU, MLPs).
+* ``auto``: ``numpy`` on the CPU where the network allows it, else ``torch``.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import numpy as np
+import torch
+
+from a2c_cli.agent.agent import Sampler
+from a2c_cli.agent.networks import ActorCritic
+from a2c_cli.config import Config
+from a2c_cli.training.loss import UpdateStats
+from a2c_cli.training.rollout import RolloutBuffer
+from a2c_cli.validation import numpy_unsupported_reason
+
+
+class Backend(Protocol):
+    sampler: Sampler
+
+    def update(self, buffer: RolloutBuffer, last_obs: np.ndarray) -> UpdateStats:
+        """One gradient step on the filled rollout (``last_obs``: the normalised observation
+        after its last step); raises NonFiniteError before a step on NaN/inf."""
+        ...
+
+
+def resolve_backend(name: str, cfg: Config, device: torch.device) -> str:
+    """The concrete backend for ``backend=auto``; other names as given."""
+    if name != "auto":
+        return name
+    if device.type == "cpu" and numpy_unsupported_reason(cfg.network) is None:
+        return "numpy"
+    return "torch"
+
+
+def make_backend(cfg: Config, network: ActorCritic, optimizer: torch.optim.Optimizer,
+                 device: torch.device) -> Backend:
+    name = resolve_backend(cfg.backend, cfg, device)
+    if name == "numpy":
+        from a2c_cli.training.numpy_backend import NumpyBackend
+
+        return NumpyBackend(network, optimizer, cfg.algo)
+    from a2c_cli.training.torch_backend import TorchBackend
+
+    return TorchBackend(network, optimizer, cfg.algo, device, compiled=name == "compiled",
+                        num_envs=cfg.num_envs)

@@ -1,0 +1,43 @@
+"""Evaluation during and at the end of training: periodic evaluations with best and
+first-solved tracking, and the final one that ``metrics.json`` reports."""
+
+from __future__ import annotations
+
+from typing import Callable, Optional
+
+import gymnasium as gym
+
+from a2c_cli.agent.agent import Agent
+from a2c_cli.config import EvalConfig
+from a2c_cli.training.evaluation import EvalResult, evaluate
+from a2c_cli.training.train_state import TrainState
+
+
+class Evaluator:
+    """Evaluates ``agent`` on its own envs, always from the same seed, so successive
+    evaluations differ only by the policy."""
+
+    def __init__(self, agent: Agent, envs: gym.vector.VectorEnv, cfg: EvalConfig, seed: int,
+                 target: Optional[float], state: TrainState,
+                 on_new_best: Callable[[], None]) -> None:
+        self.agent, self.envs, self.cfg, self.seed = agent, envs, cfg, seed
+        self.target, self.state, self.on_new_best = target, state, on_new_best
+
+    def evaluate(self, episodes: int) -> EvalResult:
+        return evaluate(self.agent, self.envs, episodes, self.seed, self.cfg.deterministic)
+
+    def periodic(self) -> EvalResult:
+        """``eval.episodes`` episodes; a new best calls ``on_new_best`` (best.pt), and the
+        first result at the target is remembered with its step and wall time."""
+        result = self.evaluate(self.cfg.episodes)
+        s = self.state
+        if s.best_eval is None or result.mean > s.best_eval:
+            s.best_eval = result.mean
+            self.on_new_best()
+        if s.first_solved is None and self.target is not None and result.mean >= self.target:
+            s.first_solved = {"step": s.global_step, "wall_time_s": round(s.clock.wall_time(), 2)}
+        return result
+
+    def final(self) -> Optional[EvalResult]:
+        """``eval.final_episodes`` episodes (None when 0)."""
+        return self.evaluate(self.cfg.final_episodes) if self.cfg.final_episodes > 0 else None
