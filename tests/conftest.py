@@ -39,7 +39,7 @@ def to_config(cfg: DictConfig) -> Config:
 
 def train_in_process(overrides: Iterable[str], run_dir: Path) -> Dict[str, Any]:
     """The a2c-train task on the composed config, in this process (no Hydra run, so no
-    .hydra/ or train.log): what most end-to-end checks need, without ~3 s of imports."""
+    .hydra/ or train.log): what most end-to-end checks need, without a process's imports."""
     from a2c_cli.cli.task import train
 
     cfg = compose_config(["progress=none", *overrides])

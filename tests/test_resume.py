@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import time
@@ -14,7 +13,7 @@ import torch
 
 from a2c_cli.training.checkpoint import load_checkpoint
 
-from .conftest import A2C_TRAIN, a2c_train, scalars
+from .conftest import A2C_TRAIN, a2c_train, scalars, train_in_process
 
 # Seed 0: CartPole's preset reaches 500 with it, uninterrupted and resumed, on this
 # machine's float arithmetic (seeds 1 and 4 can collapse late in one of the two; which
@@ -60,12 +59,10 @@ def check_curves(run_dir: Path) -> None:
 
 @pytest.fixture(scope="module")
 def uninterrupted(tmp_path_factory) -> dict:
-    run_dir = tmp_path_factory.mktemp("full") / "run"
-    a2c_train([*RUN, f"hydra.run.dir={run_dir}"], dict(os.environ, NO_COLOR="1"))
-    return json.loads((run_dir / "metrics.json").read_text())
+    return train_in_process(RUN, tmp_path_factory.mktemp("full") / "run")
 
 
-def test_checkpoints_hold_everything_to_continue(uninterrupted, tmp_path, subprocess_env):
+def test_checkpoints_hold_everything_to_continue(tmp_path, subprocess_env):
     run_dir = tmp_path / "run"
     a2c_train(["env=cartpole", "total_timesteps=4000", "checkpoint.every_steps=1000",
                "eval.every_steps=2000", "eval.episodes=2", f"hydra.run.dir={run_dir}"],
@@ -79,7 +76,7 @@ def test_checkpoints_hold_everything_to_continue(uninterrupted, tmp_path, subpro
     assert not list((run_dir / "checkpoints").glob("*.tmp"))
 
 
-def test_sigterm_saves_and_resume_finishes(uninterrupted, tmp_path, subprocess_env):
+def test_sigterm_saves_and_resume_finishes(tmp_path, subprocess_env):
     run_dir = tmp_path / "run"
     proc = start(run_dir, subprocess_env)
     wait_for_step(run_dir, 30000)
@@ -101,7 +98,7 @@ def test_sigterm_saves_and_resume_finishes(uninterrupted, tmp_path, subprocess_e
     assert list((run_dir / ".hydra" / "resumed").iterdir())
 
 
-def test_sigkill_then_resume_has_no_duplicate_steps(uninterrupted, tmp_path, subprocess_env):
+def test_sigkill_then_resume_has_no_duplicate_steps(tmp_path, subprocess_env):
     run_dir = tmp_path / "run"
     proc = start(run_dir, subprocess_env)
     wait_for_step(run_dir, 40000)

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from .conftest import a2c_train
+from .conftest import a2c_train, train_in_process
 
 
 def solve(tmp_path, env, env_name: str, seed: int) -> dict:
@@ -15,8 +15,8 @@ def solve(tmp_path, env, env_name: str, seed: int) -> dict:
     return json.loads((run_dir / "metrics.json").read_text())
 
 
-def test_cartpole_defaults_reach_475(tmp_path, subprocess_env):
-    m = solve(tmp_path, subprocess_env, "cartpole", seed=0)
+def test_cartpole_defaults_reach_475(tmp_path):
+    m = train_in_process(["env=cartpole", "seed=0"], tmp_path / "cartpole")
     assert m["final_eval_episodes"] == 100
     assert m["final_eval_mean_return"] >= 475 and m["solved"], m
 

@@ -81,11 +81,26 @@ def cli() -> None:
         main()
         if _failure:
             raise _failure.pop()
+        if _prevalidated:  # a plain single run, finished and written
+            _exit_now(0)
     except KeyboardInterrupt:
         print("a2c-train: aborted.", file=sys.stderr)
         sys.exit(130)
     except Exception as exc:
         _report(exc, show_traceback)
+
+
+def _exit_now(code: int) -> None:
+    """Exit without the interpreter's teardown of torch and its compiler stack (most of a
+    second), once everything is written: the run's files are closed by then, and the
+    streams and log handlers are flushed here. Single runs only: a multirun's launcher may
+    still own worker processes that its exit handlers stop."""
+    import logging
+
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def _report(exc: Exception, show_traceback: bool) -> None:

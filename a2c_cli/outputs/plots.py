@@ -1,4 +1,4 @@
-"""``learning_curve.png``: the seed notebook's four panels, from a run's TensorBoard events.
+"""``learning_curve.png``: four diagnostic panels, from a run's TensorBoard events.
 
 Panels: episodic return with its rolling mean, evaluation means with std bars and the
 target line; gradient norm; policy and value losses; rolling return variance.
@@ -39,10 +39,10 @@ def rolling_mean(values: np.ndarray, window: int = ROLLING) -> np.ndarray:
 
 def plot_learning_curve(run_dir: Path, out: Optional[Path] = None) -> Path:
     """Write the run's learning-curve figure; returns its path."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    # The object API with the Agg canvas: no pyplot state machine to import or tear down,
+    # and a fixed layout instead of tight_layout's text measuring (the plot ends every run).
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
     s = read_scalars(run_dir)
     metrics_file = run_dir / "metrics.json"
@@ -50,7 +50,10 @@ def plot_learning_curve(run_dir: Path, out: Optional[Path] = None) -> Path:
     target = metrics.get("target_return")
     title = f"{metrics.get('env_id', run_dir.name)} - seed {metrics.get('seed', '?')}"
 
-    fig, axes = plt.subplots(2, 2, figsize=(14, 9))
+    fig = Figure(figsize=(14, 9))
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(2, 2)
+    fig.subplots_adjust(left=0.05, right=0.95, bottom=0.06, top=0.92, wspace=0.18, hspace=0.25)
     fig.suptitle(f"A2C learning curve: {title}")
     ax = axes[0, 0]
     if "charts/episodic_return" in s:
@@ -75,10 +78,8 @@ def plot_learning_curve(run_dir: Path, out: Optional[Path] = None) -> Path:
         twin.legend(fontsize=8, loc="upper center")
     _plot_tags(axes[1, 1], s, ["diagnostics/return_variance"],
                f"Return variance (last {ROLLING} episodes)")
-    fig.tight_layout()
     path = out or run_dir / "learning_curve.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    fig.savefig(path, dpi=100)
     return path
 
 

@@ -19,14 +19,18 @@ from a2c_cli.envs.spaces import describe_spaces
 from a2c_cli.outputs.run_logger import Progress, RunLogger
 from a2c_cli.outputs.tensorboard import TensorBoardLogger
 from a2c_cli.outputs.video import VideoRecorder
-from a2c_cli.training.backends import make_backend
+from a2c_cli.training.backends import make_backend, resolve_backend
 from a2c_cli.training.collector import Collector
 from a2c_cli.training.evaluator import Evaluator
 from a2c_cli.training.learner import A2C
 from a2c_cli.training.loop import Trainer
 from a2c_cli.training.optim import make_optimizer
 from a2c_cli.training.rollout import RolloutBuffer
-from a2c_cli.training.runtime import limit_threads, seed_everything
+from a2c_cli.training.runtime import (
+    limit_threads,
+    seed_everything,
+    skip_dynamo_import_for_optimizers,
+)
 from a2c_cli.training.seeds import eval_env_seed, train_env_seed
 from a2c_cli.training.train_state import Checkpointer, TrainState
 from a2c_cli.validation import resolve_device
@@ -40,6 +44,8 @@ def build_trainer(cfg: Config, run_dir: Path, config_dict: Dict[str, Any], conso
     fresh episodes from a seed derived from the step, so a resume is reproducible."""
     limit_threads(cfg.torch_threads)
     device = resolve_device(cfg.device)
+    if resolve_backend(cfg.backend, cfg, device) == "numpy":
+        skip_dynamo_import_for_optimizers()
     seed_everything(cfg.seed)
     envs = make_vector_env(cfg.env, cfg.num_envs, cfg.vec_env)
     eval_envs = make_vector_env(cfg.env, cfg.eval.num_envs, "sync")

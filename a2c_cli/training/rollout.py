@@ -92,9 +92,9 @@ def compute_gae(
     the returns are the plain n-step returns of A2C (Mnih et al., 2016), each bootstrapped
     from the last value of its own episode segment. Returns = advantages + values.
 
-    Takes NumPy arrays or tensors (all of one kind) and returns the same kind: the CPU
-    learner passes NumPy views, because the backward loop over T rows costs about 1 us a
-    row in NumPy and several in torch's per-op dispatch; a GPU learner passes tensors.
+    Takes NumPy arrays or tensors (all of one kind) and returns the same kind: on the CPU
+    the backward loop over T rows is far cheaper in NumPy than through torch's per-op
+    dispatch; on a GPU, or inside a compiled graph, it stays in torch.
     """
     empty_like = torch.empty_like if isinstance(rewards, Tensor) else np.empty_like
     n_steps = rewards.shape[0]

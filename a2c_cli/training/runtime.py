@@ -8,6 +8,7 @@ threads spin against each other (README, Speed); ``torch_threads`` caps both.
 from __future__ import annotations
 
 import random
+import sys
 
 import numpy as np
 import torch
@@ -28,3 +29,21 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
+
+
+def skip_dynamo_import_for_optimizers() -> None:
+    """Spare a run that compiles nothing the import of ``torch._dynamo`` (most of a second).
+
+    ``torch.optim.Optimizer`` wraps ``add_param_group``, ``state_dict``, ``load_state_dict``
+    and ``zero_grad`` in ``torch._disable_dynamo``, which imports the compiler stack on the
+    first call only to mark them "never compile", and caches that as ``__dynamo_disable``
+    on the function. For a backend that compiles nothing (the NumPy one, which also never
+    calls ``optimizer.step``), the plain function is that marking already; so it is cached
+    here. If torch changes this private mechanism, nothing breaks: the import comes back.
+    """
+    if "torch._dynamo" in sys.modules:
+        return
+    for name in ("add_param_group", "state_dict", "load_state_dict", "zero_grad"):
+        fn = getattr(getattr(torch.optim.Optimizer, name, None), "__wrapped__", None)
+        if fn is not None and getattr(fn, "__dynamo_disable", None) is None:
+            setattr(fn, "__dynamo_disable", fn)
