@@ -28,6 +28,8 @@ BACKENDS = ("auto", "torch", "compiled", "numpy")
 #: The activations the NumPy backend has hand-written gradients for.
 NUMPY_ACTIVATIONS = ("tanh", "relu", "silu", "elu")
 PROGRESS = ("auto", "bar", "plain", "none")
+#: The most envs in one set (training or evaluation): keeps their seed ranges disjoint.
+MAX_ENVS = 1_000_000
 
 
 @dataclass

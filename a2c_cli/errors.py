@@ -18,6 +18,10 @@ class CheckpointError(ValueError):
     """A checkpoint that is missing, unreadable or not one of ours."""
 
 
+class RunDirectoryInUse(ValueError):
+    """Another process trains in (or owns) the run directory this one would write."""
+
+
 class UnsupportedEnvError(ValueError):
     """The environment's spaces are not ones this A2C supports."""
 

@@ -15,6 +15,7 @@ from a2c_cli.config import (
     DEVICES,
     ENV_BACKENDS,
     LR_SCHEDULES,
+    MAX_ENVS,
     NUMPY_ACTIVATIONS,
     OPTIMIZERS,
     PROGRESS,
@@ -50,7 +51,8 @@ def _in_range(key: str, value: float, ok: Callable[[float], bool], text: str) ->
 def validate(cfg: Config) -> None:
     """Raise :class:`ConfigError` for the first invalid value in ``cfg``."""
     a, n, e = cfg.algo, cfg.network, cfg.eval
-    _at_least("num_envs", cfg.num_envs, 1)
+    _in_range("num_envs", cfg.num_envs, lambda x: 1 <= x <= MAX_ENVS,
+              f"must be in [1, {MAX_ENVS}]")
     _at_least("algo.n_steps", a.n_steps, 1)
     _in_range("algo.gamma", a.gamma, lambda g: 0 < g <= 1, "must be in (0, 1]")
     _in_range("algo.gae_lambda", a.gae_lambda, lambda x: 0 <= x <= 1, "must be in [0, 1]")
@@ -78,7 +80,8 @@ def validate(cfg: Config) -> None:
     _at_least("eval.every_steps", e.every_steps, 0)
     _at_least("eval.episodes", e.episodes, 1)
     _at_least("eval.final_episodes", e.final_episodes, 0)
-    _at_least("eval.num_envs", e.num_envs, 1)
+    _in_range("eval.num_envs", e.num_envs, lambda x: 1 <= x <= MAX_ENVS,
+              f"must be in [1, {MAX_ENVS}]")
     _at_least("checkpoint.every_steps", cfg.checkpoint.every_steps, 0)
     _at_least("video.count", cfg.video.count, 1)
     _at_least("video.fps", cfg.video.fps, 1)

@@ -108,3 +108,14 @@ def make_collector(envs, n_steps: int, network, seed: int, backend: str = "torch
                         () if spaces.discrete else (spaces.action_dim,), spaces.discrete, cpu)
     collector = Collector(envs, agent, buf, RewardScaler(envs.num_envs, 0.99, False), seed)
     return collector, buf, agent
+
+
+def job_dirs(sweep: Path) -> list[Path]:
+    """A multirun's job directories (``<num>_<overrides>``), in job order."""
+    jobs = [p for p in sweep.iterdir() if p.is_dir() and p.name.split("_", 1)[0].isdigit()]
+    return sorted(jobs, key=lambda p: int(p.name.split("_", 1)[0]))
+
+
+def job_dir(sweep: Path, num: str | int) -> Path:
+    """Job ``num``'s directory of a multirun."""
+    return job_dirs(sweep)[int(num)]

@@ -1,4 +1,4 @@
-"""Environments that misbehave on purpose, for fault tests (``env.id=tests.fault_envs:...``)."""
+"""Environments for fault tests and odd settings (``env.id=tests.fault_envs:...``)."""
 
 from __future__ import annotations
 
@@ -25,3 +25,7 @@ class NanAfter(CartPoleEnv):
 
 if "NanAfter-v0" not in gym.registry:
     gym.register("NanAfter-v0", entry_point=NanAfter, max_episode_steps=500)
+
+# CartPole under a 40+ character id, for checks that long settings are shown in full.
+if "CartPoleWithAVeryLongName-v1" not in gym.registry:
+    gym.register("CartPoleWithAVeryLongName-v1", entry_point=CartPoleEnv, max_episode_steps=500)

@@ -12,7 +12,7 @@ import pytest
 import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from .conftest import a2c_train, quiet_env, scalars, train_in_process
+from .conftest import a2c_train, job_dir, quiet_env, scalars, train_in_process
 
 QUICK = ["env=cartpole", "total_timesteps=30000", "eval.every_steps=10000", "eval.episodes=5",
          "eval.final_episodes=20", "log_every_steps=1000"]
@@ -106,11 +106,11 @@ def test_two_job_multirun(tmp_path, subprocess_env):
                "eval.final_episodes=3", "seed=0,1", f"hydra.sweep.dir={sweep}"], subprocess_env)
     seeds = []
     for job in ("0", "1"):
-        m = json.loads((sweep / job / "metrics.json").read_text())
+        m = json.loads((job_dir(sweep, job) / "metrics.json").read_text())
         assert m["status"] == "completed"
         seeds.append(m["seed"])
-        assert list((sweep / job).glob("events.out.tfevents.*"))
-        assert (sweep / job / "train.log").is_file()
+        assert list(job_dir(sweep, job).glob("events.out.tfevents.*"))
+        assert (job_dir(sweep, job) / "train.log").is_file()
     assert seeds == [0, 1]
     assert (sweep / "multirun.yaml").is_file()
 

@@ -13,7 +13,7 @@ import torch
 from a2c_cli.training import checkpoint
 from a2c_cli.training.checkpoint import load_checkpoint, save_checkpoint
 
-from .conftest import REPO, a2c_train
+from .conftest import REPO, a2c_train, job_dir
 
 # (override, text the single error line must contain)
 BAD_INPUTS = [
@@ -122,7 +122,8 @@ def test_diverging_multirun_job_does_not_stop_the_others(tmp_path, subprocess_en
                       "total_timesteps=8000", "eval.every_steps=0", "eval.final_episodes=5",
                       f"hydra.sweep.dir={sweep}"], nan_env(subprocess_env), check=False)
     assert proc.returncode == 3
-    statuses = [json.loads((sweep / j / "metrics.json").read_text())["status"] for j in "01"]
+    statuses = [json.loads((job_dir(sweep, j) / "metrics.json").read_text())["status"]
+                for j in "01"]
     assert statuses == ["diverged", "completed"]
 
 

@@ -13,14 +13,14 @@ import yaml
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.plugins.hparams import plugin_data_pb2
 
-from .conftest import A2C_REPORT, REPO, a2c_train
+from .conftest import A2C_REPORT, REPO, a2c_train, job_dir, job_dirs
 
 TINY = ["env=cartpole", "total_timesteps=2000", "eval.every_steps=0", "eval.final_episodes=5"]
 
 
 def statuses(sweep: Path) -> dict[str, str]:
-    return {d.name: json.loads((d / "metrics.json").read_text())["status"]
-            for d in sorted(sweep.iterdir()) if (d / "metrics.json").is_file()}
+    return {d.name.split("_", 1)[0]: json.loads((d / "metrics.json").read_text())["status"]
+            for d in job_dirs(sweep) if (d / "metrics.json").is_file()}
 
 
 def test_joblib_launcher_runs_jobs_in_parallel_processes(tmp_path, subprocess_env):
@@ -28,11 +28,11 @@ def test_joblib_launcher_runs_jobs_in_parallel_processes(tmp_path, subprocess_en
     a2c_train(["-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", *TINY, "seed=0,1,2",
                f"hydra.sweep.dir={sweep}"], subprocess_env)
     assert statuses(sweep) == {"0": "completed", "1": "completed", "2": "completed"}
-    seeds = [json.loads((sweep / j / "metrics.json").read_text())["seed"] for j in "012"]
+    seeds = [json.loads((job_dir(sweep, j) / "metrics.json").read_text())["seed"] for j in "012"]
     assert seeds == [0, 1, 2]
     # Each job logs to its own train.log (plain lines, no progress bar from workers).
     for job in "012":
-        log = (sweep / job / "train.log").read_text()
+        log = (job_dir(sweep, job) / "train.log").read_text()
         assert "final evaluation" in log and "━" not in log
 
 
@@ -42,7 +42,7 @@ def test_submitit_local_launcher(tmp_path, subprocess_env):
                f"hydra.sweep.dir={sweep}"], subprocess_env)
     assert statuses(sweep) == {"0": "completed", "1": "completed"}
     for job in "01":
-        m = json.loads((sweep / job / "metrics.json").read_text())
+        m = json.loads((job_dir(sweep, job) / "metrics.json").read_text())
         assert m["final_eval_episodes"] == 5 and m["total_timesteps"] == 2000
 
 
@@ -68,7 +68,7 @@ def test_optuna_sweep_writes_results(tmp_path, subprocess_env):
                f"hydra.sweep.dir={sweep}"], subprocess_env)
     results = yaml.safe_load((sweep / "optimization_results.yaml").read_text())
     assert set(results["best_params"]) == {"algo.lr", "algo.n_steps"}
-    scores = [json.loads((sweep / j / "metrics.json").read_text())["final_eval_mean_return"]
+    scores = [json.loads((job_dir(sweep, j) / "metrics.json").read_text())["final_eval_mean_return"]
               for j in "0123"]
     assert results["best_value"] == pytest.approx(max(scores))
 
@@ -88,8 +88,8 @@ def test_hparams_in_each_runs_own_event_file(tmp_path, subprocess_env):
     sweep = tmp_path / "sweep"
     a2c_train(["-m", *TINY, "algo.lr=0.001,0.002", f"hydra.sweep.dir={sweep}"], subprocess_env)
     for job, lr in (("0", 0.001), ("1", 0.002)):
-        assert not [p for p in (sweep / job).iterdir() if p.is_dir() and p.name[0].isdigit()]
-        acc = EventAccumulator(str(sweep / job), size_guidance={"tensors": 0})
+        assert not [p for p in job_dir(sweep, job).iterdir() if p.is_dir() and p.name[0].isdigit()]
+        acc = EventAccumulator(str(job_dir(sweep, job)), size_guidance={"tensors": 0})
         acc.Reload()
         content = acc.PluginTagToContent("hparams")
         start = plugin_data_pb2.HParamsPluginData.FromString(
@@ -105,14 +105,14 @@ def test_report_groups_seeds_and_lists_unfinished_runs(tmp_path, subprocess_env)
     sweep = tmp_path / "sweep"
     a2c_train(["-m", *TINY, "algo.n_steps=5,16", "seed=0,1,2", f"hydra.sweep.dir={sweep}"],
               subprocess_env)
-    unfinished = sweep / "5"
+    unfinished = job_dir(sweep, "5")
     (unfinished / "metrics.json").unlink()  # as if that job had been killed
     proc = subprocess.run([A2C_REPORT, str(sweep)], env=subprocess_env, capture_output=True,
                           text=True, check=True)
     assert "algo.n_steps=5" in proc.stdout and "unfinished" in proc.stdout
 
     expected: dict[str, list[float]] = {"5": [], "16": []}
-    for job in sorted(p for p in sweep.iterdir() if p.is_dir()):
+    for job in job_dirs(sweep):
         overrides = (job / ".hydra" / "overrides.yaml").read_text()
         n_steps = "16" if "algo.n_steps=16" in overrides else "5"
         if (job / "metrics.json").is_file():
@@ -124,7 +124,7 @@ def test_report_groups_seeds_and_lists_unfinished_runs(tmp_path, subprocess_env)
         assert float(row["mean"]) == pytest.approx(statistics.fmean(scores))
         assert float(row["std"]) == pytest.approx(statistics.pstdev(scores))
         assert row["seeds"] == "0 1 2" and row["runs"] == "3"
-    assert rows["algo.n_steps=16"]["not_completed"] == "5: unfinished"
+    assert rows["algo.n_steps=16"]["not_completed"] == f"{unfinished.name}: unfinished"
     assert (sweep / "report.png").read_bytes()[:4] == b"\x89PNG"
 
 
@@ -135,3 +135,17 @@ def test_report_bad_path(subprocess_env, tmp_path):
     proc = subprocess.run([A2C_REPORT, str(tmp_path)], env=subprocess_env,
                           capture_output=True, text=True)
     assert proc.returncode == 2 and "no a2c-train runs" in proc.stderr
+
+
+def test_report_to_a_file_keeps_every_setting_in_full(tmp_path, subprocess_env):
+    """Redirected output has no terminal width: nothing may be cut (a 40-character value)."""
+    sweep = tmp_path / "sweep"
+    long_id = "tests.fault_envs:CartPoleWithAVeryLongName-v1"
+    assert len(long_id) >= 40
+    env = dict(subprocess_env, PYTHONPATH=str(REPO))
+    a2c_train(["-m", *TINY, f"env.id={long_id},CartPole-v1", f"hydra.sweep.dir={sweep}"], env)
+    report_txt = tmp_path / "report.txt"
+    with report_txt.open("w") as out:
+        subprocess.run([A2C_REPORT, str(sweep), "--no-plot"], env=env, stdout=out, check=True)
+    text = report_txt.read_text()
+    assert f"env.id={long_id}" in text and "env.id=CartPole-v1" in text, text

@@ -15,6 +15,7 @@ from a2c_cli.errors import (
     EXIT_DIVERGED,
     CheckpointError,
     ConfigError,
+    RunDirectoryInUse,
     TrainingDiverged,
     UnsupportedEnvError,
 )
@@ -35,7 +36,7 @@ def describe(exc: BaseException) -> Optional[Tuple[str, int]]:
     from omegaconf.errors import OmegaConfBaseException
 
 
-    if isinstance(exc, (ConfigError, UnsupportedEnvError, CheckpointError)):
+    if isinstance(exc, (ConfigError, UnsupportedEnvError, CheckpointError, RunDirectoryInUse)):
         return str(exc), EXIT_BAD_INPUT
     if isinstance(exc, MissingConfigException):
         return _missing_option(str(exc)), EXIT_BAD_INPUT

@@ -17,6 +17,7 @@ import argparse
 import csv
 import json
 import math
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
@@ -189,15 +190,19 @@ def report(root: Path, plot: bool = True) -> List[Dict[str, Any]]:
     table = Table(title=f"a2c-report: {len(runs)} runs in {len(groups)} settings, best first")
     for column in ("setting", "seeds", "final eval (mean ± std over seeds)", "solved", "steps",
                    "time (s)", "not completed"):
-        table.add_column(column, justify="left" if column in ("setting", "not completed")
-                         else "right")
+        text = column in ("setting", "not completed")
+        # fold, never cut: every setting is shown in full, however narrow the terminal
+        table.add_column(column, justify="left" if text else "right",
+                         overflow="fold" if text else "ellipsis", no_wrap=not text)
     for row in table_rows:
         score = "-" if row["mean"] is None else f"{row['mean']:.1f} ± {row['std']:.1f}"
         table.add_row(row["setting"], ",".join(map(str, row["seeds"])), score, row["solved"],
                       "-" if row["steps"] is None else f"{row['steps']:,.0f}",
                       "-" if row["wall_time_s"] is None else f"{row['wall_time_s']:.0f}",
                       row["not_completed"])
-    console = Console()
+    # Piped or redirected (report.txt, CI logs): no terminal width to fit, so the table gets
+    # the width it needs instead of rich's default 80 columns.
+    console = Console() if sys.stdout.isatty() else Console(width=100_000)
     console.print(table)
     write_csv(root / "report.csv", table_rows)
     console.print(f"wrote {root / 'report.csv'}")

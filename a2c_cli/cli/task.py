@@ -16,6 +16,7 @@ from a2c_cli.cli.console import RunConsole
 from a2c_cli.cli.signals import GracefulStop, stop_requested
 from a2c_cli.config import Config
 from a2c_cli.errors import TrainingInterrupted
+from a2c_cli.outputs.run_dir import RunLock, held
 from a2c_cli.validation import check_environment, validate
 
 
@@ -42,10 +43,16 @@ def train(cfg: DictConfig, run_dir: Path, multirun: bool = False,
         check_same_config(payload["config"], config_dict, path)
     progress = "plain" if multirun and config.progress in ("auto", "bar") else config.progress
     console = RunConsole(progress, config.total_timesteps, config.log_interval_s)
-    with GracefulStop():
-        trainer = build_trainer(config, run_dir, config_dict, console, resume=payload,
-                                stop_requested=stop_requested)
-        try:
-            return trainer.train()
-        finally:
-            trainer.close()
+    # a2c-train locked a single run's directory already; a multirun job locks its own here.
+    lock = None if held(run_dir) else RunLock.acquire(run_dir)
+    try:
+        with GracefulStop():
+            trainer = build_trainer(config, run_dir, config_dict, console, resume=payload,
+                                    stop_requested=stop_requested)
+            try:
+                return trainer.train()
+            finally:
+                trainer.close()
+    finally:
+        if lock is not None:
+            lock.release()

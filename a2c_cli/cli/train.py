@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from pathlib import Path
 from typing import Optional
 
@@ -18,6 +19,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from a2c_cli.config import find_config_dir, register_configs
+from a2c_cli.errors import ConfigError
 
 register_configs()
 
@@ -66,6 +68,48 @@ def prevalidate(overrides: list[str]) -> None:
     _prevalidated = True
 
 
+def own_output_dir(overrides: list[str], resuming: bool) -> list[str]:
+    """Make this process the only writer of its output directory, before Hydra writes to it.
+
+    A plain run claims a fresh ``outputs/<date>/<time>[-N]`` (or checks that an explicit
+    ``hydra.run.dir`` is not another run's) and locks it; ``resume=`` locks the run it
+    continues, so a run still training is refused with nothing touched. A multirun gets a
+    fresh sweep directory; each job locks its own directory when it starts (the task).
+    Returns the overrides with the directory made explicit.
+    """
+    from a2c_cli.outputs.run_dir import RunLock, claim_new_run_dir, is_run_dir
+
+    stamp = time.strftime("%Y-%m-%d"), time.strftime("%H-%M-%S")
+    if any(arg in ("-m", "--multirun") for arg in overrides):
+        if _given(overrides, "hydra.sweep.dir") is None:
+            sweep = claim_new_run_dir(Path("outputs", "multirun", *stamp))
+            return [*overrides, f"hydra.sweep.dir={sweep}"]
+        return overrides
+    if not _prevalidated:  # Hydra's own flags (--help, --cfg ...): nothing is written
+        return overrides
+    given = _given(overrides, "hydra.run.dir")
+    if resuming:
+        assert given is not None  # resume_argv sets it to the run's directory
+        RunLock.acquire(Path(given), what="resume: run directory")
+        return overrides
+    if given is None:
+        run_dir = claim_new_run_dir(Path("outputs", *stamp))
+        overrides = [*overrides, f"hydra.run.dir={run_dir}"]
+    else:
+        run_dir = Path(given)
+        if run_dir.is_dir() and is_run_dir(run_dir):
+            raise ConfigError(f"hydra.run.dir={given} is another run's directory: give a new "
+                              f"one, or continue that run with resume={given}.")
+    RunLock.acquire(run_dir)
+    return overrides
+
+
+def _given(overrides: list[str], key: str) -> Optional[str]:
+    """The value of the last ``key=value`` override (quotes removed), or None."""
+    values = [arg.split("=", 1)[1] for arg in overrides if arg.startswith(key + "=")]
+    return values[-1].strip("'\"") if values else None
+
+
 def cli() -> None:
     """Console-script entry point of ``a2c-train``."""
     argv = sys.argv[1:]
@@ -73,11 +117,13 @@ def cli() -> None:
         any(arg.lower() == "debug=true" for arg in argv)
     os.environ["HYDRA_FULL_ERROR"] = "1"  # let exceptions reach us; we present them
     try:
-        if any(arg.startswith("resume=") for arg in argv):
+        resuming = any(arg.startswith("resume=") for arg in argv)
+        if resuming:
             from a2c_cli.cli.resume import resume_argv
 
             sys.argv = [sys.argv[0], *resume_argv(argv)]
         prevalidate(sys.argv[1:])
+        sys.argv = [sys.argv[0], *own_output_dir(sys.argv[1:], resuming)]
         main()
         if _failure:
             raise _failure.pop()
