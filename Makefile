@@ -26,11 +26,23 @@ install: $(STAMP) ## create .venv; install a2c-cli (editable) with the video, sw
 train: install ## install, then train LunarLander-v3 (discrete) with the default settings
 	$(VENV)/bin/a2c-train env=lunar_discrete num_envs=8
 
-test: install ## fast test suite (real envs, real training runs, a few minutes)
-	$(PY) -m pytest -q
+# Tests run in one worker per core (whole files per worker: module fixtures run once).
+PYTEST := $(PY) -m pytest -q -n auto --dist loadfile
 
-test-full: install ## everything, including the slow LunarLander solve checks
-	$(PY) -m pytest -q -m "slow or not slow"
+test: install ## fast test suite (real envs, real training runs, a few minutes)
+	$(PYTEST)
+
+test-full: install ## everything but Slurm, including the slow LunarLander solve checks
+	$(PYTEST) -m "not slurm"
+
+SLURM ?= ../shared/slurm/local-slurm.sh
+test-slurm: install ## start a one-node Slurm cluster here (root; apt), run the sweep-on-Slurm test
+	command -v slurmctld >/dev/null || apt-get update -qq
+	bash $(SLURM) start
+	$(PY) -m pytest -q -m slurm -rs
+
+bench-sweep: install ## a 200-job CartPole sweep (joblib, 2 workers) and a killed-worker sweep
+	$(PY) benchmarks/bench_sweep.py
 
 bench: install ## env steps/s: env alone, our training loop, Stable-Baselines3's A2C
 	$(PY) benchmarks/bench_sps.py
@@ -48,4 +60,4 @@ clean: ## remove caches and build files (keeps .venv and outputs/)
 	rm -rf build dist *.egg-info .pytest_cache .ruff_cache
 	find . -name __pycache__ -not -path "./$(VENV)/*" -exec rm -rf {} +
 
-.PHONY: help install train test test-full bench bench-memory lint tensorboard clean
+.PHONY: help install train test test-full test-slurm bench bench-memory bench-sweep lint tensorboard clean

@@ -8,6 +8,7 @@ from pathlib import Path
 
 EXIT_BAD_INPUT = 2
 EXIT_DIVERGED = 3
+EXIT_SWEEP_JOB_LOST = 4
 
 
 class ConfigError(ValueError):

@@ -25,6 +25,7 @@ from pathlib import Path
 from tempfile import TemporaryDirectory
 
 BIN = Path(sys.executable).parent
+KILL_AFTER_S = 8.0
 SHORT = ["env=cartpole", "total_timesteps=2000", "eval.every_steps=0", "eval.final_episodes=5",
          "plot=false", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2"]
 
@@ -46,6 +47,13 @@ def tree(pid: int) -> list[int]:
     return out
 
 
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
 def rss_mb(pid: int) -> float:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -60,8 +68,10 @@ def run_sweep(cmd: list[str], cwd: Path, kill_after_s: float | None = None
               ) -> tuple[subprocess.CompletedProcess, float, float, float, int | None]:
     """Run ``cmd``; returns (process, wall s, peak summed RSS, peak single RSS, killed pid)."""
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env=dict(os.environ, NO_COLOR="1"))
+    out_file, err_file = (open(cwd / name, "w+") for name in ("sweep.out", "sweep.err"))
+    # To files, not pipes: a sweep prints more than a pipe holds before anyone reads it.
+    proc = subprocess.Popen(cmd, cwd=cwd, stdout=out_file, stderr=err_file, text=True,
+                            env=dict(os.environ, NO_COLOR="1"))
     peak_sum = peak_one = 0.0
     killed = None
     while proc.poll() is None:
@@ -70,11 +80,17 @@ def run_sweep(cmd: list[str], cwd: Path, kill_after_s: float | None = None
         peak_sum, peak_one = max(peak_sum, sum(sizes)), max(peak_one, max(sizes))
         if kill_after_s is not None and killed is None and \
                 time.perf_counter() - start > kill_after_s and len(pids) > 1:
-            killed = max(pids[1:])  # a worker, not the launcher
-            os.kill(killed, signal.SIGKILL)
+            workers = [p for p in pids if b"LokyProcess" in _cmdline(p)]
+            if workers:
+                killed = workers[0]
+                os.kill(killed, signal.SIGKILL)
         time.sleep(0.2)
-    out, err = proc.communicate()
-    done = subprocess.CompletedProcess(cmd, proc.returncode, out, err)
+    proc.wait()
+    out_file.seek(0)
+    err_file.seek(0)
+    done = subprocess.CompletedProcess(cmd, proc.returncode, out_file.read(), err_file.read())
+    out_file.close()
+    err_file.close()
     return done, time.perf_counter() - start, peak_sum, peak_one, killed
 
 
@@ -111,11 +127,12 @@ def main() -> None:
         return
     with TemporaryDirectory() as tmp:
         sweep = Path(tmp) / "sweep"
-        cmd = [exe, "-m", *SHORT, "total_timesteps=60000", "seed=range(0,6)",
+        cmd = [exe, "-m", *SHORT, "total_timesteps=300000", "seed=range(0,6)",
                f"hydra.sweep.dir={sweep}"]
-        done, wall, _, _, killed = run_sweep(cmd, Path(tmp), kill_after_s=12.0)
+        done, wall, _, _, killed = run_sweep(cmd, Path(tmp), kill_after_s=KILL_AFTER_S)
         last = [ln for ln in done.stderr.splitlines() if ln.strip()][-1:] or ["(no stderr)"]
-        print(f"killed-worker sweep (6 jobs of 60k steps, worker {killed} SIGKILLed after 12 s): "
+        print(f"killed-worker sweep (6 jobs of 300k steps, worker {killed} SIGKILLed after "
+              f"{KILL_AFTER_S:.0f} s): "
               f"exit {done.returncode} after {wall:.0f} s; last stderr line: {last[0][:300]}")
         statuses = {p.name.split("_", 1)[0]: json.loads((p / "metrics.json").read_text())["status"]
                     if (p / "metrics.json").is_file() else "no metrics.json"

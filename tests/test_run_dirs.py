@@ -16,7 +16,7 @@ import pytest
 from a2c_cli.errors import RunDirectoryInUse
 from a2c_cli.outputs.run_dir import LOCK_FILE, RunLock, claim_new_run_dir
 
-from .conftest import A2C_TRAIN, a2c_train, job_dirs, scalars
+from .conftest import A2C_REPORT, A2C_TRAIN, a2c_train, job_dirs, scalars
 
 TINY = ["env=cartpole", "total_timesteps=400", "eval.every_steps=0", "eval.final_episodes=1",
         "plot=false", "progress=none"]
@@ -146,3 +146,40 @@ def test_lock_file_of_a_killed_run_is_taken_over_by_resume(tmp_path, subprocess_
     assert json.loads((run_dir / LOCK_FILE).read_text())["pid"] == proc.pid  # left behind
     a2c_train([f"resume={run_dir}"], subprocess_env)
     assert json.loads((run_dir / "metrics.json").read_text())["status"] == "completed"
+
+
+def test_a_killed_sweep_worker_fails_the_sweep_and_a_rerun_runs_only_the_missing_jobs(
+        tmp_path, subprocess_env):
+    sweep = tmp_path / "sweep"
+    cmd = [A2C_TRAIN, "-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "env=cartpole",
+           "total_timesteps=100000", "eval.every_steps=0", "eval.final_episodes=5",
+           "plot=false", "seed=0,1,2", f"hydra.sweep.dir={sweep}"]
+    with (tmp_path / "err.txt").open("w") as err:
+        proc = subprocess.Popen(cmd, env=subprocess_env, stdout=subprocess.DEVNULL, stderr=err)
+        deadline = time.monotonic() + 120
+        while not list(sweep.glob("*/events.out.tfevents.*")):  # a job is training
+            assert time.monotonic() < deadline and proc.poll() is None
+            time.sleep(0.05)
+        workers = [int(p.parent.name) for p in Path("/proc").glob("[0-9]*/cmdline")
+                   if b"LokyProcess" in p.read_bytes() and
+                   f"PPid:\t{proc.pid}\n" in (p.parent / "status").read_text()]
+        os.kill(workers[0], signal.SIGKILL)
+        assert proc.wait(timeout=120) == 4
+    lines = [ln for ln in (tmp_path / "err.txt").read_text().splitlines() if ln.strip()]
+    assert "a2c-train: error: a sweep job's process died" in lines[-1], lines[-5:]
+    assert "Traceback" not in "\n".join(lines)
+    unfinished = [d for d in job_dirs(sweep) if not (d / "metrics.json").is_file()]
+    assert unfinished  # the killed job left no metrics.json
+    report = subprocess.run([A2C_REPORT, str(sweep), "--no-plot"], env=subprocess_env,
+                            capture_output=True, text=True, check=True).stdout
+    assert f"{unfinished[0].name}: unfinished" in report
+
+    finished = {d.name: sorted(d.glob("events.out.tfevents.*")) for d in job_dirs(sweep)
+                if (d / "metrics.json").is_file()}
+    subprocess.run(cmd, env=subprocess_env, check=True, capture_output=True)  # the same again
+    jobs = job_dirs(sweep)
+    assert len(jobs) == 3
+    for job in jobs:
+        assert json.loads((job / "metrics.json").read_text())["status"] == "completed"
+        if job.name in finished:  # finished jobs were not run again
+            assert sorted(job.glob("events.out.tfevents.*")) == finished[job.name]

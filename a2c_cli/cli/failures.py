@@ -13,12 +13,18 @@ from typing import NoReturn, Optional, Tuple
 from a2c_cli.errors import (
     EXIT_BAD_INPUT,
     EXIT_DIVERGED,
+    EXIT_SWEEP_JOB_LOST,
     CheckpointError,
     ConfigError,
     RunDirectoryInUse,
     TrainingDiverged,
     UnsupportedEnvError,
 )
+
+#: Launcher errors for a job whose process was killed (SIGKILL, out of memory, a node lost):
+#: joblib/loky's and submitit's, matched by name so that neither has to be imported.
+LOST_WORKER_ERRORS = ("TerminatedWorkerError", "BrokenProcessPool", "UncompletedJobError",
+                      "FailedJobError")
 
 
 def _first_line(text: str) -> str:
@@ -59,6 +65,10 @@ def describe(exc: BaseException) -> Optional[Tuple[str, int]]:
         return _first_line(str(exc)), EXIT_BAD_INPUT
     if isinstance(exc, TrainingDiverged):
         return str(exc), EXIT_DIVERGED
+    if type(exc).__name__ in LOST_WORKER_ERRORS:
+        return (f"a sweep job's process died ({_first_line(str(exc))[:200]}); the jobs that "
+                "finished kept their results: run the same command again (same "
+                "hydra.sweep.dir) to run only the missing jobs"), EXIT_SWEEP_JOB_LOST
     if isinstance(exc, OSError) and exc.filename is not None:
         return f"cannot write or read {exc.filename}: {exc.strerror}", EXIT_BAD_INPUT
     return None

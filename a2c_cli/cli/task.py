@@ -20,6 +20,27 @@ from a2c_cli.outputs.run_dir import RunLock, held
 from a2c_cli.validation import check_environment, validate
 
 
+def completed_job(run_dir: Path, config: Dict[str, Any]) -> Optional[Dict[str, Any]]:
+    """The metrics of a multirun job that already finished in ``run_dir`` with this config,
+    so that running a sweep's command again runs only the jobs it lacks (after a lost
+    worker, a preempted cluster job, Ctrl-C ...); None when the job has to run."""
+    import json
+    import logging
+
+    from a2c_cli.cli.resume import check_same_config
+    from a2c_cli.training.checkpoint import load_checkpoint
+
+    metrics_file, final = run_dir / "metrics.json", run_dir / "checkpoints" / "final.pt"
+    if not (metrics_file.is_file() and final.is_file()):
+        return None
+    metrics = json.loads(metrics_file.read_text())
+    if metrics.get("status") != "completed":
+        return None
+    check_same_config(load_checkpoint(final)["config"], config, final)
+    logging.getLogger("a2c_cli").info("job already completed in %s: not run again", run_dir)
+    return metrics
+
+
 def train(cfg: DictConfig, run_dir: Path, multirun: bool = False,
           validated: bool = False) -> Dict[str, Any]:
     """Validate ``cfg`` (unless the caller just did), train (or resume), evaluate and write
@@ -46,6 +67,10 @@ def train(cfg: DictConfig, run_dir: Path, multirun: bool = False,
     # a2c-train locked a single run's directory already; a multirun job locks its own here.
     lock = None if held(run_dir) else RunLock.acquire(run_dir)
     try:
+        if multirun:
+            done = completed_job(run_dir, config_dict)
+            if done is not None:
+                return done
         with GracefulStop():
             trainer = build_trainer(config, run_dir, config_dict, console, resume=payload,
                                     stop_requested=stop_requested)
