@@ -80,6 +80,8 @@ def own_output_dir(overrides: list[str], resuming: bool) -> list[str]:
     from a2c_cli.outputs.run_dir import RunLock, claim_new_run_dir, is_run_dir
 
     stamp = time.strftime("%Y-%m-%d"), time.strftime("%H-%M-%S")
+    if any(arg in HYDRA_INFO_FLAGS or arg.startswith("--cfg") for arg in overrides):
+        return overrides  # Hydra only prints
     if any(arg in ("-m", "--multirun") for arg in overrides):
         if _given(overrides, "hydra.sweep.dir") is None:
             sweep = claim_new_run_dir(Path("outputs", "multirun", *stamp))
@@ -88,6 +90,8 @@ def own_output_dir(overrides: list[str], resuming: bool) -> list[str]:
     if not _prevalidated:  # Hydra's own flags (--help, --cfg ...): nothing is written
         return overrides
     given = _given(overrides, "hydra.run.dir")
+    if given is not None and "${" in given:
+        return overrides  # resolved by Hydra; the task locks the directory it gets
     if resuming:
         assert given is not None  # resume_argv sets it to the run's directory
         RunLock.acquire(Path(given), what="resume: run directory")
@@ -102,6 +106,11 @@ def own_output_dir(overrides: list[str], resuming: bool) -> list[str]:
                               f"one, or continue that run with resume={given}.")
     RunLock.acquire(run_dir)
     return overrides
+
+
+#: Hydra flags that print something and run nothing.
+HYDRA_INFO_FLAGS = ("--help", "-h", "--hydra-help", "--info", "-i", "-c", "--shell-completion",
+                    "-sc", "--version")
 
 
 def _given(overrides: list[str], key: str) -> Optional[str]:
