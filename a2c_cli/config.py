@@ -134,7 +134,7 @@ class Config:
     #: A run directory to continue from its ``checkpoints/last.pt`` (same config).
     resume: Optional[str] = None
     seed: int = 0
-    device: str = "auto"  # one of DEVICES (auto = cuda when available)
+    device: str = "auto"  # one of DEVICES (auto: see a2c_cli.validation.auto_device)
     num_envs: int = 8
     total_timesteps: int = 1_000_000
     vec_env: str = "sync"  # one of VEC_ENVS

@@ -164,13 +164,32 @@ def check_environment(cfg: Config) -> None:
         resolve_device(cfg.device)
 
 
-def resolve_device(name: str):  # noqa: ANN201 - torch.device; torch is imported lazily
-    """``auto`` = the GPU when there is one; ``cuda`` without one is a config error."""
+#: device=auto picks the GPU from this many envs up. Measured on the GPU machine (H200, tuned
+#: LunarLander settings, default network; README, Speed): below it the CPU trains faster.
+AUTO_CUDA_MIN_ENVS = 256
+
+
+def auto_device(num_envs: int, cuda_available: bool) -> tuple[str, str]:
+    """``device=auto``'s choice for ``num_envs`` envs, and why (for the log)."""
+    if not cuda_available:
+        return "cpu", "no CUDA GPU here"
+    if num_envs < AUTO_CUDA_MIN_ENVS:
+        return "cpu", (f"{num_envs} envs: below {AUTO_CUDA_MIN_ENVS}, where the GPU was measured "
+                       "slower than the CPU for A2C's small networks; device=cuda forces it")
+    return "cuda", f"{num_envs} envs: from {AUTO_CUDA_MIN_ENVS} up the GPU was measured faster"
+
+
+def resolve_device(name: str, num_envs: int = 1):  # noqa: ANN201 - torch.device, lazy torch
+    """The torch device for ``device=name``: ``cuda`` without a GPU is a config error;
+    ``auto`` decides by :func:`auto_device` and logs its choice."""
+    import logging
+
     import torch
 
     if name == "cuda" and not torch.cuda.is_available():
         raise ConfigError("device='cuda' is invalid: no CUDA GPU is available here; "
                           "use device=auto or device=cpu.")
     if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
+        name, why = auto_device(num_envs, torch.cuda.is_available())
+        logging.getLogger("a2c_cli").info("device=auto: %s (%s)", name, why)
     return torch.device(name)

@@ -106,3 +106,19 @@ def test_validation_names_the_key_and_what_is_allowed(override, key):
 def test_schema_fields_have_defaults_except_env_id():
     for f in dataclasses.fields(Config):
         assert f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING
+
+
+def test_device_auto_picks_the_gpu_only_where_it_was_measured_faster(caplog):
+    import logging
+
+    from a2c_cli.validation import AUTO_CUDA_MIN_ENVS, auto_device, resolve_device
+
+    assert auto_device(8, cuda_available=True)[0] == "cpu"
+    assert auto_device(AUTO_CUDA_MIN_ENVS - 1, cuda_available=True)[0] == "cpu"
+    assert auto_device(AUTO_CUDA_MIN_ENVS, cuda_available=True)[0] == "cuda"
+    assert auto_device(4096, cuda_available=False) == ("cpu", "no CUDA GPU here")
+    with caplog.at_level(logging.INFO, logger="a2c_cli"):
+        assert resolve_device("cpu", 4096).type == "cpu"  # an explicit device is honoured
+        assert not caplog.records
+        resolve_device("auto", 8)
+    assert "device=auto: cpu (" in caplog.text  # the choice and its reason are logged
