@@ -15,9 +15,6 @@ from a2c_cli.training.checkpoint import load_checkpoint
 
 from .conftest import A2C_TRAIN, a2c_train, scalars, train_in_process
 
-# Seed 0: CartPole's preset reaches 500 with it, uninterrupted and resumed, on this
-# machine's float arithmetic (seeds 1 and 4 can collapse late in one of the two; which
-# seeds do depends on the CPU's BLAS kernels).
 RUN = ["env=cartpole", "checkpoint.every_steps=10000",
        "eval.every_steps=10000", "eval.episodes=5", "progress=none", "seed=0"]
 

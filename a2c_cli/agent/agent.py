@@ -52,6 +52,8 @@ class EagerSampler:
 
 @dataclass
 class Agent:
+    """The policy as the rest of a2c-cli sees it: raw observations in, env actions out."""
+
     network: ActorCritic
     obs_norm: ObsNormalizer
     spaces: EnvSpaces
