@@ -19,6 +19,7 @@ def test_installed_wheel_runs_from_any_directory(tmp_path):
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target",
                     str(site), str(wheel)], check=True)
     assert (site / "a2c_cli" / "conf" / "config.yaml").is_file()
+    assert (site / "a2c_cli" / "data" / "references.yaml").is_file()
 
     workdir = tmp_path / "elsewhere"
     workdir.mkdir()

@@ -209,7 +209,55 @@ def report(root: Path, plot: bool = True) -> List[Dict[str, Any]]:
     if plot:
         plot_groups(root / "report.png", groups, varying)
         console.print(f"wrote {root / 'report.png'}")
+    benchmark(root, groups, console, plot)
     return table_rows
+
+
+def benchmark(root: Path, groups: List[Group], console: Any, plot: bool) -> None:
+    """Per-task IQM with confidence intervals, normalised scores and their aggregate, when
+    the runs hold one setting per task (a benchmark suite: tasks x seeds)."""
+    from rich.table import Table
+
+    from a2c_cli.cli import report_stats as st
+
+    tasks = [st.task_name(g.setting) for g in groups]
+    if len(set(tasks)) != len(tasks):
+        return  # several settings of one task: a hyperparameter sweep, not a benchmark
+    missing = st.available()
+    if missing:
+        console.print(f"benchmark statistics skipped: {missing}")
+        return
+    refs = st.load_references()
+    per_task = {task: g.scores for task, g in zip(tasks, groups, strict=True) if g.scores}
+    if not per_task:
+        return
+    bench_rows = st.benchmark_rows(per_task, refs)
+    table = Table(title="benchmark: final 100-episode evaluations; IQM with 95% stratified-"
+                        "bootstrap CI (rliable); normalised 0 = random, 1 = rl-zoo A2C")
+    for column in ("task", "runs", "mean ± std", "IQM [95% CI]", "random", "rl-zoo A2C",
+                   "normalised IQM"):
+        table.add_column(column, justify="left" if column == "task" else "right")
+    for r in bench_rows:
+        def num(value: Optional[float]) -> str:
+            return "-" if value is None else f"{value:.1f}"
+
+        table.add_row(r["task"], str(r["runs"]), f"{r['mean']:.1f} ± {r['std']:.1f}",
+                      f"{r['iqm']:.1f} [{r['ci_low']:.1f}, {r['ci_high']:.1f}]",
+                      num(r["random"]), num(r["rl_zoo_a2c"]),
+                      "-" if r["normalized_iqm"] is None else f"{r['normalized_iqm']:.2f}")
+    console.print(table)
+    write_csv(root / "benchmark.csv", bench_rows)
+    console.print(f"wrote {root / 'benchmark.csv'}")
+    normalized = st.aggregate(per_task, refs)
+    if normalized is None:
+        return
+    matrix, names = normalized
+    iqm, lo, hi = st.iqm_ci({"all": matrix})["all"]
+    console.print(f"aggregate normalised IQM over {len(names)} tasks ({matrix.shape[0]} runs "
+                  f"each): {iqm:.2f} [95% CI {lo:.2f}, {hi:.2f}] (1 = rl-zoo A2C)")
+    if plot:
+        st.plot_profile(root / "benchmark_profile.png", matrix)
+        console.print(f"wrote {root / 'benchmark_profile.png'}")
 
 
 def main(argv: Optional[List[str]] = None) -> None:

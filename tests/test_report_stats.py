@@ -1,0 +1,101 @@
+"""a2c-report's benchmark statistics: the IQM and its stratified-bootstrap CI are rliable's,
+on a synthetic suite of runs; the normalised-score references load and are used."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from a2c_cli.cli import report_stats as st
+
+pytest.importorskip("rliable.library", reason="the stats extra is not installed")
+
+SUITE = {  # task -> (env config, synthetic final scores of 5 seeds)
+    "CartPole-v1": ({"id": "CartPole-v1", "kwargs": {}}, [500.0, 480.0, 500.0, 310.0, 500.0]),
+    "LunarLander-v3": ({"id": "LunarLander-v3", "kwargs": {}}, [251.0, 230.0, 270.0, 120.0,
+                                                                  244.0]),
+    "LunarLanderContinuous-v3": ({"id": "LunarLander-v3", "kwargs": {"continuous": True}},
+                                 [260.0, 255.0, 90.0, 265.0, 270.0]),
+}
+
+
+def fake_suite(root: Path) -> None:
+    """Run directories as a2c-train leaves them (config and metrics), tasks x seeds."""
+    for task, (env, scores) in SUITE.items():
+        for seed, score in enumerate(scores):
+            run = root / f"{task}_{seed}"
+            (run / ".hydra").mkdir(parents=True)
+            (run / ".hydra" / "config.yaml").write_text(yaml.safe_dump({"env": env,
+                                                                        "seed": seed}))
+            (run / "metrics.json").write_text(json.dumps({
+                "status": "completed", "final_eval_mean_return": score, "solved": False,
+                "total_timesteps": 1000, "wall_time_s": 1.0, "seed": seed}))
+
+
+def test_references_load_for_every_benchmark_task():
+    refs = st.load_references()
+    assert set(refs) == {"CartPole-v1", "Acrobot-v1", "MountainCar-v0",
+                         "MountainCarContinuous-v0", "Pendulum-v1", "LunarLander-v3",
+                         "LunarLanderContinuous-v3", "BipedalWalker-v3"}
+    assert refs["LunarLander-v3"].rl_zoo_a2c == 155.8
+    assert all(r.random < r.rl_zoo_a2c for r in refs.values())
+    assert st.task_name({"env.id": "LunarLander-v3", "env.kwargs.continuous": True}) == \
+        "LunarLanderContinuous-v3"
+
+
+def test_report_iqm_and_ci_equal_rliables_and_use_the_references(tmp_path, monkeypatch):
+    from rliable import library, metrics
+
+    from a2c_cli.cli.report import report
+
+    monkeypatch.setattr(st, "REPS", 4_000)  # fewer replications: the same code, faster
+    fake_suite(tmp_path)
+    report(tmp_path, plot=True)
+    rows = {r["task"]: r for r in csv.DictReader((tmp_path / "benchmark.csv").open())}
+    assert set(rows) == set(SUITE)
+    iqm = lambda x: np.array([metrics.aggregate_iqm(x)])  # noqa: E731
+    refs = st.load_references()
+    for task, (_, scores) in SUITE.items():
+        data = {task: np.array(scores)[:, None]}
+        np.random.seed(st.SEED)  # rliable's stratified bootstrap also draws from it
+        point, ci = library.get_interval_estimates(
+            data, iqm, reps=st.REPS, random_state=np.random.RandomState(st.SEED))
+        row = rows[task]
+        assert float(row["iqm"]) == pytest.approx(point[task][0])
+        assert float(row["ci_low"]) == pytest.approx(ci[task][0, 0])
+        assert float(row["ci_high"]) == pytest.approx(ci[task][1, 0])
+        assert float(row["mean"]) == pytest.approx(np.mean(scores))
+        ref = refs[task]
+        assert float(row["normalized_iqm"]) == pytest.approx(
+            (point[task][0] - ref.random) / (ref.rl_zoo_a2c - ref.random))
+    # the aggregate: stratified over tasks, on normalised scores
+    matrix, names = st.aggregate({t: v for t, (_, v) in SUITE.items()}, refs)
+    expected = np.stack([(np.array(SUITE[t][1]) - refs[t].random) /
+                         (refs[t].rl_zoo_a2c - refs[t].random) for t in names], axis=1)
+    np.testing.assert_allclose(matrix, expected)
+    (got,) = st.iqm_ci({"all": matrix}).values()
+    np.random.seed(st.SEED)
+    point, ci = library.get_interval_estimates({"all": expected}, iqm, reps=st.REPS,
+                                               random_state=np.random.RandomState(st.SEED))
+    assert got == pytest.approx((point["all"][0], ci["all"][0, 0], ci["all"][1, 0]))
+    assert (tmp_path / "benchmark_profile.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_a_hyperparameter_sweep_gets_no_benchmark_table(tmp_path):
+    from a2c_cli.cli.report import report
+
+    for lr in (0.001, 0.002):
+        run = tmp_path / str(lr)
+        (run / ".hydra").mkdir(parents=True)
+        (run / ".hydra" / "config.yaml").write_text(yaml.safe_dump(
+            {"env": {"id": "CartPole-v1"}, "algo": {"lr": lr}, "seed": 0}))
+        (run / "metrics.json").write_text(json.dumps({
+            "status": "completed", "final_eval_mean_return": 100.0, "solved": False,
+            "total_timesteps": 1000, "wall_time_s": 1.0}))
+    report(tmp_path, plot=False)
+    assert not (tmp_path / "benchmark.csv").exists()
