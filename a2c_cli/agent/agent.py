@@ -65,6 +65,10 @@ class Agent:
         if self.sampler is None:
             self.sampler = EagerSampler(self.network, self.device)
 
+    def normalize(self, raw_obs: np.ndarray) -> np.ndarray:
+        """Raw observations normalised with the current statistics (left unchanged)."""
+        return self.obs_norm.normalize(raw_obs)
+
     def observe(self, raw_obs: np.ndarray) -> np.ndarray:
         """Fold training observations into the running statistics and normalise them."""
         self.obs_norm.update(raw_obs)
@@ -78,7 +82,7 @@ class Agent:
     def values(self, raw_obs: np.ndarray) -> np.ndarray:
         """V of raw observations (normalised with the current, unchanged statistics)."""
         assert self.sampler is not None
-        return self.sampler.values(self.obs_norm.normalize(raw_obs))
+        return self.sampler.values(self.normalize(raw_obs))
 
     def env_action(self, action: np.ndarray) -> np.ndarray:
         """What the env receives: continuous actions clipped to its bounds."""

@@ -71,7 +71,7 @@ class Collector:
                 if t + 1 < n_steps:
                     first.send(self._act(t + 1, first_sl))
                 self._record(t, second_sl, second.recv(), global_step, finished)
-        return self.agent.obs_norm.normalize(self.raw_obs), finished
+        return self.agent.normalize(self.raw_obs), finished
 
     def _act(self, t: int, envs: slice) -> np.ndarray:
         """Store step ``t``'s normalised observations and sampled actions for ``envs``;
