@@ -22,9 +22,9 @@ def options(group: str) -> list[str]:
 
 
 def test_groups_have_the_documented_options():
-    assert {"lunar_discrete", "lunar_continuous", "cartpole", "pendulum", "lunar_wind"} <= set(
-        options("env"))
-    assert {"default", "separate"} <= set(options("network"))
+    assert {"lunar_discrete", "lunar_continuous", "cartpole", "acrobot", "pendulum",
+            "lunar_wind"} <= set(options("env"))
+    assert {"default", "wide", "separate"} <= set(options("network"))
     assert "a2c" in options("algo")
 
 
