@@ -23,7 +23,7 @@ def options(group: str) -> list[str]:
 
 def test_groups_have_the_documented_options():
     assert {"lunar_discrete", "lunar_continuous", "cartpole", "acrobot", "pendulum",
-            "mountain_car_continuous", "lunar_wind"} <= set(options("env"))
+            "mountain_car", "mountain_car_continuous", "lunar_wind"} <= set(options("env"))
     assert {"default", "wide", "separate"} <= set(options("network"))
     assert "a2c" in options("algo")
 
