@@ -41,6 +41,10 @@ test-slurm: install ## start a one-node Slurm cluster here (root; apt), run the 
 	bash $(SLURM) start
 	$(PY) -m pytest -q -m slurm -rs
 
+benchmark: install ## the benchmark suite (every task x 5 seeds, resumable), then a2c-report
+	$(VENV)/bin/a2c-train -m sweep=benchmark_classic
+	$(VENV)/bin/a2c-report outputs/benchmark/classic
+
 bench-sweep: install ## a 200-job CartPole sweep (joblib, 2 workers) and a killed-worker sweep
 	$(PY) benchmarks/bench_sweep.py
 
@@ -60,4 +64,4 @@ clean: ## remove caches and build files (keeps .venv and outputs/)
 	rm -rf build dist *.egg-info .pytest_cache .ruff_cache
 	find . -name __pycache__ -not -path "./$(VENV)/*" -exec rm -rf {} +
 
-.PHONY: help install train test test-full test-slurm bench bench-memory bench-sweep lint tensorboard clean
+.PHONY: help install train test test-full test-slurm benchmark bench bench-memory bench-sweep lint tensorboard clean

@@ -6,6 +6,7 @@ import dataclasses
 
 import pytest
 from hydra.errors import ConfigCompositionException
+from omegaconf import OmegaConf
 from omegaconf.errors import ConfigKeyError, ValidationError
 
 from a2c_cli.config import Config, find_config_dir
@@ -122,3 +123,32 @@ def test_device_auto_picks_the_gpu_only_where_it_was_measured_faster(caplog):
         assert not caplog.records
         resolve_device("auto", 8)
     assert "device=auto: cpu (" in caplog.text  # the choice and its reason are logged
+
+
+def test_benchmark_suite_composes_every_task_with_a_reference():
+    """sweep=benchmark_classic: each task's preset composes and validates, and has the
+    reference scores a2c-report normalises with."""
+    from hydra import compose, initialize_config_dir
+
+    from a2c_cli.cli.report_stats import load_references, task_name
+    from a2c_cli.config import find_config_dir, flatten_dict
+
+    with initialize_config_dir(config_dir=str(find_config_dir()), version_base="1.3"):
+        cfg = compose(config_name="config", overrides=["sweep=benchmark_classic"],
+                      return_hydra_config=True)
+    params = cfg.hydra.sweeper.params
+    envs = params.env.split(",")
+    assert params.seed == "range(5)" and cfg.hydra.launcher.n_jobs == 2
+    assert "joblib" in cfg.hydra.launcher._target_.lower()
+    refs = load_references()
+    tasks = set()
+    for env in envs:
+        config = to_config(compose_config(["sweep=benchmark_classic", f"env={env}"]))
+        validate(config)
+        flat = flatten_dict(OmegaConf.to_container(OmegaConf.structured(config)))
+        task = task_name(flat)
+        assert task in refs, task
+        assert config.total_timesteps <= refs[task].rl_zoo_steps or task.startswith(
+            "LunarLander"), (task, config.total_timesteps)  # LunarLander: held to solving
+        tasks.add(task)
+    assert len(tasks) == len(envs)

@@ -83,7 +83,7 @@ def own_output_dir(overrides: list[str], resuming: bool) -> list[str]:
     if any(arg in HYDRA_INFO_FLAGS or arg.startswith("--cfg") for arg in overrides):
         return overrides  # Hydra only prints
     if any(arg in ("-m", "--multirun") for arg in overrides):
-        if _given(overrides, "hydra.sweep.dir") is None:
+        if _given(overrides, "hydra.sweep.dir") is None and not _fixed_sweep_dir(overrides):
             sweep = claim_new_run_dir(Path("outputs", "multirun", *stamp))
             return [*overrides, f"hydra.sweep.dir={sweep}"]
         return overrides
@@ -106,6 +106,21 @@ def own_output_dir(overrides: list[str], resuming: bool) -> list[str]:
                               f"one, or continue that run with resume={given}.")
     RunLock.acquire(run_dir)
     return overrides
+
+
+def _fixed_sweep_dir(overrides: list[str]) -> bool:
+    """Whether a ``sweep=<name>`` config sets its own (fixed) sweep directory, as a
+    resumable suite does; then that directory is used as it is."""
+    name = _given(overrides, "sweep")
+    if name is None or "," in name:
+        return False
+    from hydra import compose, initialize_config_dir
+    from omegaconf import OmegaConf
+
+    with initialize_config_dir(config_dir=str(find_config_dir()), version_base="1.3"):
+        cfg = compose(config_name="config", overrides=[f"sweep={name}"],
+                      return_hydra_config=True)
+    return "${now:" not in str(OmegaConf.to_container(cfg.hydra.sweep)["dir"])
 
 
 #: Hydra flags that print something and run nothing.
