@@ -11,26 +11,25 @@ from typing import Any, Dict, Iterable, Optional
 
 import pytest
 import torch
-from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig, OmegaConf
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from a2c_cli.config import Config, find_config_dir, register_configs
+from a2c_cli.config import Config
 
 # One torch thread, as a2c-train runs (torch_threads=1): the small matrices of these tests
 # only pay the cost of a thread pool, and pytest shares the 2 cores with subprocesses.
 torch.set_num_threads(1)
-register_configs()  # the schema behind conf/config.yaml, as a2c-train registers it
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 A2C_TRAIN, A2C_EVAL, A2C_REPORT = (str(BIN / n) for n in ("a2c-train", "a2c-eval", "a2c-report"))
 
 
-def compose_config(overrides: Iterable[str] = ()) -> DictConfig:
+def compose_config(overrides: Iterable[str] = (), with_hydra: bool = False) -> DictConfig:
     """Compose conf/config.yaml exactly as a2c-train does, with overrides."""
-    with initialize_config_dir(config_dir=str(find_config_dir()), version_base="1.3"):
-        return compose(config_name="config", overrides=list(overrides))
+    from a2c_cli.cli.train import compose_config as compose
+
+    return compose(list(overrides), with_hydra)
 
 
 def to_config(cfg: DictConfig) -> Config:

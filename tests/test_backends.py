@@ -157,9 +157,11 @@ def test_auto_backend_is_numpy_on_the_cpu_where_the_network_allows_it():
     assert resolve_backend("compiled", cfg, cpu) == "compiled"
     net = ActorCritic(spaces(True), NetworkConfig())
     optimizer = make_optimizer([flatten_parameters(net)], cfg.algo)
-    assert isinstance(make_backend(cfg, net, optimizer, cpu), NumpyBackend)
+    name = resolve_backend(cfg.backend, cfg, cpu)
+    assert isinstance(make_backend(name, cfg, net, optimizer, cpu), NumpyBackend)
     cfg.backend = "torch"
-    assert isinstance(make_backend(cfg, net, optimizer, cpu), TorchBackend)
+    name = resolve_backend(cfg.backend, cfg, cpu)
+    assert isinstance(make_backend(name, cfg, net, optimizer, cpu), TorchBackend)
 
 
 @pytest.mark.parametrize("optimizer", ["adam", "rmsprop"])

@@ -128,14 +128,10 @@ def test_device_auto_picks_the_gpu_only_where_it_was_measured_faster(caplog):
 def test_benchmark_suite_composes_every_task_with_a_reference():
     """sweep=benchmark_classic: each task's preset composes and validates, and has the
     reference scores a2c-report normalises with."""
-    from hydra import compose, initialize_config_dir
-
     from a2c_cli.cli.report_stats import load_references, task_name
-    from a2c_cli.config import find_config_dir, flatten_dict
+    from a2c_cli.config import flatten_dict
 
-    with initialize_config_dir(config_dir=str(find_config_dir()), version_base="1.3"):
-        cfg = compose(config_name="config", overrides=["sweep=benchmark_classic"],
-                      return_hydra_config=True)
+    cfg = compose_config(["sweep=benchmark_classic"], with_hydra=True)
     params = cfg.hydra.sweeper.params
     envs = params.env.split(",")
     assert params.seed == "range(5)" and cfg.hydra.launcher.n_jobs == 2

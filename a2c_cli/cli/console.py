@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
-from typing import Any, Mapping, Optional
+from typing import Any, Callable, Mapping, Optional
 
 from rich import get_console
 from rich.console import Console
@@ -76,17 +76,19 @@ class RunConsole:
                                                  completed=resumed_from)
         self._last_plain = time.perf_counter()
 
-    def update(self, step: int, sps: float, recent_return: Optional[float]) -> None:
-        """Cheap to call every update: redraws/logs only when due."""
+    def update(self, step: int, sps: float,
+               recent_return: Callable[[], Optional[float]]) -> None:
+        """Cheap to call every update: redraws/logs only when due, and only then asks for
+        the recent return."""
         now = time.perf_counter()
-        ret = "-" if recent_return is None else f"{recent_return:.1f}"
         if self._progress is not None and now - self._last_bar > 0.25:
             self._last_bar = now
-            self._progress.update(self._task, completed=step, sps=f"{sps:,.0f}", ret=ret)
+            self._progress.update(self._task, completed=step, sps=f"{sps:,.0f}",
+                                  ret=_fmt(recent_return()))
         elif self.mode == "plain" and now - self._last_plain >= self.interval_s:
             self._last_plain = now
             log.info("step %d/%d (%.0f%%) | %.0f SPS | recent return %s", step, self.total,
-                     100.0 * step / self.total, sps, ret)
+                     100.0 * step / self.total, sps, _fmt(recent_return()))
 
     def stop(self) -> None:
         if self._progress is not None:
@@ -108,3 +110,7 @@ class RunConsole:
             self.console.print(table)
         log.info("summary: %s", ", ".join(f"{k}={metrics.get(k)}" for k in (
             "final_eval_mean_return", "final_eval_std_return", "solved", "wall_time_s", "sps")))
+
+
+def _fmt(value: Optional[float]) -> str:
+    return "-" if value is None else f"{value:.1f}"

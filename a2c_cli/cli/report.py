@@ -213,6 +213,10 @@ def report(root: Path, plot: bool = True) -> List[Dict[str, Any]]:
     return table_rows
 
 
+def _num(value: Optional[float], digits: int = 1) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
 def benchmark(root: Path, groups: List[Group], console: Any, plot: bool) -> None:
     """Per-task IQM with confidence intervals, normalised scores and their aggregate, when
     the runs hold one setting per task (a benchmark suite: tasks x seeds)."""
@@ -238,13 +242,9 @@ def benchmark(root: Path, groups: List[Group], console: Any, plot: bool) -> None
                    "normalised IQM"):
         table.add_column(column, justify="left" if column == "task" else "right")
     for r in bench_rows:
-        def num(value: Optional[float]) -> str:
-            return "-" if value is None else f"{value:.1f}"
-
         table.add_row(r["task"], str(r["runs"]), f"{r['mean']:.1f} ± {r['std']:.1f}",
                       f"{r['iqm']:.1f} [{r['ci_low']:.1f}, {r['ci_high']:.1f}]",
-                      num(r["random"]), num(r["rl_zoo_a2c"]),
-                      "-" if r["normalized_iqm"] is None else f"{r['normalized_iqm']:.2f}")
+                      _num(r["random"]), _num(r["rl_zoo_a2c"]), _num(r["normalized_iqm"], 2))
     console.print(table)
     write_csv(root / "benchmark.csv", bench_rows)
     console.print(f"wrote {root / 'benchmark.csv'}")

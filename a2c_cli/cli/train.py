@@ -48,20 +48,27 @@ def main(cfg: DictConfig) -> Optional[float]:
     return metrics["final_eval_mean_return"]
 
 
+def compose_config(overrides: list[str], with_hydra: bool = False) -> DictConfig:
+    """conf/config.yaml with ``overrides``, composed as the Hydra app composes it, without
+    running anything (``with_hydra``: keep the ``hydra`` node)."""
+    from hydra import compose, initialize_config_dir
+
+    with initialize_config_dir(config_dir=str(find_config_dir()), version_base="1.3"):
+        return compose(config_name="config", overrides=overrides,
+                       return_hydra_config=with_hydra)
+
+
 def prevalidate(overrides: list[str]) -> None:
     """Compose and check a plain single run before Hydra creates its run directory, so a
     bad value fails in the first second with nothing written. Multirun and Hydra's own
     flags are left to Hydra (each multirun job is checked as it starts)."""
     if any(arg.startswith("-") for arg in overrides):
         return
-    from hydra import compose, initialize_config_dir
     from omegaconf import OmegaConf
 
     from a2c_cli.validation import check_environment, validate
 
-    with initialize_config_dir(config_dir=str(find_config_dir()), version_base="1.3"):
-        cfg = compose(config_name="config", overrides=overrides)
-    config = OmegaConf.to_object(cfg)
+    config = OmegaConf.to_object(compose_config(overrides))
     validate(config)  # type: ignore[arg-type]
     check_environment(config)  # type: ignore[arg-type]
     global _prevalidated
@@ -114,12 +121,9 @@ def _fixed_sweep_dir(overrides: list[str]) -> bool:
     name = _given(overrides, "sweep")
     if name is None or "," in name:
         return False
-    from hydra import compose, initialize_config_dir
     from omegaconf import OmegaConf
 
-    with initialize_config_dir(config_dir=str(find_config_dir()), version_base="1.3"):
-        cfg = compose(config_name="config", overrides=[f"sweep={name}"],
-                      return_hydra_config=True)
+    cfg = compose_config([f"sweep={name}"], with_hydra=True)
     return "${now:" not in str(OmegaConf.to_container(cfg.hydra.sweep)["dir"])
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from typing import Any, Dict, Mapping, Optional, Protocol, Sequence
+from typing import Any, Callable, Dict, Mapping, Optional, Protocol, Sequence
 
 import numpy as np
 
@@ -23,7 +23,8 @@ class Progress(Protocol):
 
     def start(self, config: Mapping[str, Any], run_dir: str, resumed_from: int = 0) -> None: ...
 
-    def update(self, step: int, sps: float, recent_return: Optional[float]) -> None: ...
+    def update(self, step: int, sps: float,
+               recent_return: Callable[[], Optional[float]]) -> None: ...
 
     def stop(self) -> None: ...
 
@@ -31,6 +32,8 @@ class Progress(Protocol):
 
 
 class RunLogger:
+    """TensorBoard, console and log lines of one run."""
+
     def __init__(self, tb: TensorBoardLogger, console: Progress, config: Dict[str, Any],
                  run_dir: str) -> None:
         self.tb, self.console, self.config, self.run_dir = tb, console, config, run_dir
@@ -73,8 +76,10 @@ class RunLogger:
         self.tb.scalars({"eval/final_mean_return": mean, "eval/final_std_return": std}, step)
 
     def progress(self, step: int, sps: float) -> None:
-        recent = float(np.mean(self.recent_returns)) if self.recent_returns else None
-        self.console.update(step, sps, recent)
+        self.console.update(step, sps, self._recent_mean)
+
+    def _recent_mean(self) -> Optional[float]:
+        return float(np.mean(self.recent_returns)) if self.recent_returns else None
 
     def finish(self, metrics: Mapping[str, Any]) -> None:
         """HParams with the final scores (one row per run in TensorBoard's HParams tab)."""

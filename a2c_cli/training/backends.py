@@ -43,9 +43,9 @@ def resolve_backend(name: str, cfg: Config, device: torch.device) -> str:
     return "torch"
 
 
-def make_backend(cfg: Config, network: ActorCritic, optimizer: torch.optim.Optimizer,
-                 device: torch.device) -> Backend:
-    name = resolve_backend(cfg.backend, cfg, device)
+def make_backend(name: str, cfg: Config, network: ActorCritic,
+                 optimizer: torch.optim.Optimizer, device: torch.device) -> Backend:
+    """The backend ``name`` (as :func:`resolve_backend` gives it) for this run."""
     if name == "numpy":
         from a2c_cli.training.numpy_backend import NumpyBackend
 

@@ -44,7 +44,8 @@ def build_trainer(cfg: Config, run_dir: Path, config_dict: Dict[str, Any], conso
     fresh episodes from a seed derived from the step, so a resume is reproducible."""
     limit_threads(cfg.torch_threads)
     device = resolve_device(cfg.device, cfg.num_envs)
-    if resolve_backend(cfg.backend, cfg, device) == "numpy":
+    backend_name = resolve_backend(cfg.backend, cfg, device)
+    if backend_name == "numpy":
         skip_dynamo_import_for_optimizers()
     seed_everything(cfg.seed)
     envs = make_vector_env(cfg.env, cfg.num_envs, cfg.vec_env)
@@ -53,7 +54,7 @@ def build_trainer(cfg: Config, run_dir: Path, config_dict: Dict[str, Any], conso
         spaces = describe_spaces(envs.single_observation_space, envs.single_action_space)
         network = ActorCritic(spaces, cfg.network).to(device)
         optimizer = make_optimizer([flatten_parameters(network)], cfg.algo)
-        backend = make_backend(cfg, network, optimizer, device)
+        backend = make_backend(backend_name, cfg, network, optimizer, device)
         agent = Agent(network, ObsNormalizer(spaces.obs_dim, cfg.algo.normalize_obs,
                                              cfg.algo.obs_clip), spaces, device, backend.sampler)
         reward_scaler = RewardScaler(cfg.num_envs, cfg.algo.gamma, cfg.algo.scale_reward,
@@ -76,6 +77,8 @@ def build_trainer(cfg: Config, run_dir: Path, config_dict: Dict[str, Any], conso
         eval_envs.close()
         raise
 
+    target = target_return(cfg.env)
+
     def save_best() -> None:
         if cfg.checkpoint.save_best:
             checkpointer.save("best.pt")
@@ -84,9 +87,9 @@ def build_trainer(cfg: Config, run_dir: Path, config_dict: Dict[str, Any], conso
         cfg=cfg, run_dir=run_dir, agent=agent, envs=envs, eval_envs=eval_envs, buffer=buffer,
         collector=collector, learner=A2C(backend, optimizer, cfg.algo), state=state,
         checkpointer=checkpointer,
-        evaluator=Evaluator(agent, eval_envs, cfg.eval, eval_env_seed(cfg.seed),
-                            target_return(cfg.env), state, save_best),
+        evaluator=Evaluator(agent, eval_envs, cfg.eval, eval_env_seed(cfg.seed), target,
+                            state, save_best),
         logger=RunLogger(tb, console, config_dict, str(run_dir)),
         videos=VideoRecorder(agent, cfg.env, cfg.video, cfg.eval.deterministic, run_dir, tb)
         if cfg.video.enabled else None,
-        target=target_return(cfg.env), stop_requested=stop_requested)
+        target=target, stop_requested=stop_requested)

@@ -3,6 +3,7 @@ first-solved tracking, and the final one that ``metrics.json`` reports."""
 
 from __future__ import annotations
 
+import logging
 from typing import Callable, Optional
 
 import gymnasium as gym
@@ -11,6 +12,8 @@ from a2c_cli.agent.agent import Agent
 from a2c_cli.config import EvalConfig
 from a2c_cli.training.evaluation import EvalResult, evaluate
 from a2c_cli.training.train_state import TrainState
+
+log = logging.getLogger("a2c_cli")
 
 
 class Evaluator:
@@ -40,4 +43,7 @@ class Evaluator:
 
     def final(self) -> Optional[EvalResult]:
         """``eval.final_episodes`` episodes (None when 0)."""
-        return self.evaluate(self.cfg.final_episodes) if self.cfg.final_episodes > 0 else None
+        if self.cfg.final_episodes == 0:
+            return None
+        log.info("final evaluation: %d deterministic episodes", self.cfg.final_episodes)
+        return self.evaluate(self.cfg.final_episodes)

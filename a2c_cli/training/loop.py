@@ -111,11 +111,8 @@ class Trainer:
     def _finish(self) -> Dict[str, Any]:
         """Final evaluation, final checkpoint, metrics.json, HParams, plot."""
         s = self.state
-        final: Optional[EvalResult] = None
-        if self.cfg.eval.final_episodes > 0:
-            log.info("final evaluation: %d deterministic episodes", self.cfg.eval.final_episodes)
-            with s.clock.not_training():
-                final = self.evaluator.final()
+        with s.clock.not_training():
+            final = self.evaluator.final()
         if final is not None:
             self.logger.final_evaluation(final.mean, final.std, s.global_step)
         self.checkpointer.save("final.pt")
