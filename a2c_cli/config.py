@@ -24,7 +24,7 @@ DEVICES = ("auto", "cpu", "cuda")
 VEC_ENVS = ("sync", "async")
 ENV_BACKENDS = ("gymnasium", "envpool")
 #: How acting and the update are computed (see a2c_cli.training.backends).
-BACKENDS = ("auto", "torch", "compiled", "numpy")
+BACKENDS = ("auto", "torch", "compiled", "numpy", "graph")
 #: The activations the NumPy backend has hand-written gradients for.
 NUMPY_ACTIVATIONS = ("tanh", "relu", "silu", "elu")
 PROGRESS = ("auto", "bar", "plain", "none")

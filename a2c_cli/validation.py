@@ -95,6 +95,8 @@ def validate(cfg: Config) -> None:
                f"the NumPy backend {reason}; use backend=auto or backend=torch")
         _check(cfg.device != "cuda", "backend", cfg.backend,
                "the NumPy backend runs on the CPU; use device=cpu (or backend=auto)")
+    _check(cfg.backend != "graph" or cfg.device != "cpu", "backend", cfg.backend,
+           "CUDA graphs run on a GPU; use device=cuda (or auto) there, or backend=auto here")
     _check(cfg.env.backend == "gymnasium" or cfg.vec_env == "sync" or cfg.num_envs >= 2,
            "vec_env", cfg.vec_env,
            "with env.backend=envpool, async steps half the envs while the policy acts for "

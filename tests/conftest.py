@@ -118,3 +118,12 @@ def job_dirs(sweep: Path) -> list[Path]:
 def job_dir(sweep: Path, num: str | int) -> Path:
     """Job ``num``'s directory of a multirun."""
     return job_dirs(sweep)[int(num)]
+
+
+def assert_same_update(reference, other, stats_ref, stats_other, tol: float = 1e-5) -> None:
+    """Two backends' update statistics and weights agree within ``tol``."""
+    for name, value in stats_ref._asdict().items():
+        assert float(getattr(stats_other, name)) == pytest.approx(float(value), rel=tol,
+                                                                  abs=tol), name
+    torch.testing.assert_close(other.params[0].detach(), reference.params[0].detach(),
+                               rtol=tol, atol=tol)

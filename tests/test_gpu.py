@@ -40,6 +40,7 @@ def test_compiled_update_on_cuda_equals_eager():
     buf.obs[:] = rng.normal(size=buf.obs.shape)
     buf.actions[:] = rng.integers(0, 4, (5, 8))
     buf.rewards[:] = rng.normal(size=(5, 8))
+    buf.upload()
     last = rng.normal(size=(8, 8)).astype(np.float32)
     backends = []
     for compiled in (False, True):
@@ -51,3 +52,33 @@ def test_compiled_update_on_cuda_equals_eager():
     for name, value in eager._asdict().items():
         assert float(getattr(compiled, name)) == pytest.approx(float(value), rel=1e-5, abs=1e-5)
     torch.testing.assert_close(backends[1].params[0], backends[0].params[0], rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("overrides", [[], ["env.backend=envpool", "vec_env=async"]],
+                         ids=["gymnasium", "envpool-async"])
+def test_graph_backend_trains_without_capturing_again(tmp_path, overrides):
+    """A cuda run (backend=auto -> graph): one act graph per rollout slot (two per step with
+    EnvPool's pipelined halves) and one update graph, captured once for the whole run."""
+    from omegaconf import OmegaConf
+
+    from a2c_cli.cli.console import RunConsole
+    from a2c_cli.training.build import build_trainer
+
+    from .conftest import compose_config, to_config
+
+    if "env.backend=envpool" in overrides:
+        pytest.importorskip("envpool")
+    cfg = compose_config(["env=lunar_discrete", "device=cuda", "total_timesteps=40000",
+                          "eval.every_steps=20000", "eval.final_episodes=3", "num_envs=8",
+                          *overrides])
+    config = to_config(cfg)
+    trainer = build_trainer(config, tmp_path, OmegaConf.to_container(cfg, resolve=True),
+                            RunConsole("none", config.total_timesteps, 60.0))
+    try:
+        metrics = trainer.train()
+    finally:
+        trainer.close()
+    backend = trainer.learner.backend
+    halves = 2 if overrides else 1
+    assert metrics["status"] == "completed" and metrics["device"] == "cuda"
+    assert backend.captures == config.algo.n_steps * halves + 1

@@ -20,11 +20,33 @@ from a2c_cli.agent.normalization import ObsNormalizer
 from a2c_cli.envs.spaces import EnvSpaces
 
 
+class RolloutSlots(Protocol):
+    """Where a sampler reads a step's observations and stores its actions (the training
+    layer's :class:`~a2c_cli.training.rollout.RolloutBuffer`)."""
+
+    obs: np.ndarray
+    actions: np.ndarray
+
+    def obs_on_device(self, t: int, envs: slice) -> torch.Tensor: ...
+
+    def actions_to_host(self, t: int, envs: slice,
+                        actions: Optional[torch.Tensor] = None) -> np.ndarray: ...
+
+
 class Sampler(Protocol):
-    """Training-time acting on normalised observations (host arrays in and out)."""
+    """Training-time acting on normalised observations."""
 
     def sample(self, obs: np.ndarray) -> np.ndarray:
-        """Sampled actions, unclipped (what is stored and scored)."""
+        """Sampled actions, unclipped (what is stored and scored); host arrays."""
+        ...
+
+    def begin_step(self, buffer: RolloutSlots, t: int, envs: slice) -> None:
+        """Start sampling actions for rollout step ``t`` of ``envs`` from the observations
+        already in ``buffer``; a GPU sampler returns at once, leaving the work queued."""
+        ...
+
+    def end_step(self, buffer: RolloutSlots, t: int, envs: slice) -> np.ndarray:
+        """The actions :meth:`begin_step` sampled, stored in ``buffer``, as host memory."""
         ...
 
     def values(self, obs: np.ndarray) -> np.ndarray:
@@ -41,9 +63,24 @@ class EagerSampler:
     def _tensor(self, obs: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(obs).to(self.device, non_blocking=True)
 
+    def _act(self, obs: torch.Tensor) -> torch.Tensor:
+        return self.network.act(obs)
+
     def sample(self, obs: np.ndarray) -> np.ndarray:
         with torch.inference_mode():
-            return self.network.act(self._tensor(obs)).cpu().numpy()
+            return self._act(self._tensor(obs)).cpu().numpy()
+
+    def begin_step(self, buffer: RolloutSlots, t: int, envs: slice) -> None:
+        with torch.no_grad():
+            actions = self._act(buffer.obs_on_device(t, envs))
+        if self.device.type == "cpu":
+            buffer.actions_to_host(t, envs, actions)
+        else:
+            buffer.device_actions[t, envs].copy_(actions)  # type: ignore[attr-defined]
+
+    def end_step(self, buffer: RolloutSlots, t: int, envs: slice) -> np.ndarray:
+        return buffer.actions_to_host(t, envs) if self.device.type != "cpu" \
+            else buffer.actions[t, envs]
 
     def values(self, obs: np.ndarray) -> np.ndarray:
         with torch.inference_mode():
@@ -78,6 +115,18 @@ class Agent:
         """Training actions (unclipped samples) for normalised observations."""
         assert self.sampler is not None
         return self.sampler.sample(obs)
+
+    def begin_step(self, buffer: RolloutSlots, t: int, envs: slice) -> None:
+        """Start sampling training actions for rollout step ``t`` of ``envs`` (observations
+        already in ``buffer``); :meth:`end_step` returns them. Work between the two calls
+        overlaps a GPU's."""
+        assert self.sampler is not None
+        self.sampler.begin_step(buffer, t, envs)
+
+    def end_step(self, buffer: RolloutSlots, t: int, envs: slice) -> np.ndarray:
+        """The training actions of :meth:`begin_step`, stored in ``buffer``."""
+        assert self.sampler is not None
+        return self.sampler.end_step(buffer, t, envs)
 
     def values(self, raw_obs: np.ndarray) -> np.ndarray:
         """V of raw observations (normalised with the current, unchanged statistics)."""

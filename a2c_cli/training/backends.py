@@ -5,9 +5,11 @@ A backend has a ``sampler`` (training-time actions and values, see
 The loop, the collector and the learner never ask which one they have.
 
 * ``torch``: eager PyTorch on any device.
-* ``compiled``: the same through ``torch.compile``.
+* ``compiled``: the same through ``torch.compile`` (on a GPU: inside CUDA graphs).
 * ``numpy``: a NumPy twin of the network's forward and backward (CPU, MLPs).
-* ``auto``: ``numpy`` on the CPU where the network allows it, else ``torch``.
+* ``graph``: acting and the update as CUDA graphs, the rollout on the GPU (GPU only).
+* ``auto``: ``graph`` on a GPU; on the CPU ``numpy`` where the network allows it, else
+  ``torch``.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import torch
 from a2c_cli.agent.agent import Sampler
 from a2c_cli.agent.networks import ActorCritic
 from a2c_cli.config import Config
+from a2c_cli.errors import ConfigError
 from a2c_cli.training.loss import UpdateStats
 from a2c_cli.training.rollout import RolloutBuffer
 from a2c_cli.validation import numpy_unsupported_reason
@@ -30,14 +33,24 @@ class Backend(Protocol):
 
     def update(self, buffer: RolloutBuffer, last_obs: np.ndarray) -> UpdateStats:
         """One gradient step on the filled rollout (``last_obs``: the normalised observation
-        after its last step); raises NonFiniteError before a step on NaN/inf."""
+        after its last step); a step on NaN/inf is never applied, and NonFiniteError is
+        raised (at once, or by the next step or :meth:`finish` where checking would wait)."""
+        ...
+
+    def finish(self) -> None:
+        """After the last update: raise NonFiniteError if it was not applied."""
         ...
 
 
 def resolve_backend(name: str, cfg: Config, device: torch.device) -> str:
     """The concrete backend for ``backend=auto``; other names as given."""
+    if name == "graph" and device.type != "cuda":
+        raise ConfigError(f"backend=graph needs a CUDA GPU, and this run is on {device.type}; "
+                          "use backend=auto, or device=cuda on a machine with a GPU.")
     if name != "auto":
         return name
+    if device.type == "cuda":
+        return "graph"
     if device.type == "cpu" and numpy_unsupported_reason(cfg.network) is None:
         return "numpy"
     return "torch"
@@ -50,6 +63,10 @@ def make_backend(name: str, cfg: Config, network: ActorCritic,
         from a2c_cli.training.numpy_backend import NumpyBackend
 
         return NumpyBackend(network, optimizer, cfg.algo)
+    if name == "graph" or (name == "compiled" and device.type == "cuda"):
+        from a2c_cli.training.graph_backend import GraphBackend
+
+        return GraphBackend(network, optimizer, cfg.algo, device, compiled=name == "compiled")
     from a2c_cli.training.torch_backend import TorchBackend
 
     return TorchBackend(network, optimizer, cfg.algo, device, compiled=name == "compiled",

@@ -58,10 +58,14 @@ class Collector:
         n_steps = self.buffer.rewards.shape[0]
         groups = getattr(self.envs, "groups", None)
         if groups is None:
-            everything = slice(None)
+            everything, result = slice(None), None
             for t in range(n_steps):
-                result = self.envs.step(self._act(t, everything))
-                self._record(t, everything, result, global_step, finished)
+                self._begin(t, everything)
+                if result is not None:  # while a GPU samples step t's actions
+                    self._record_outcome(t - 1, everything, result, global_step, finished)
+                result = self.envs.step(self._end(t, everything))
+                self._record_obs(t, everything, result)
+            self._record_outcome(n_steps - 1, everything, result, global_step, finished)
         else:
             (first, second), (first_sl, second_sl) = groups, self.envs.slices
             first.send(self._act(0, first_sl))
@@ -73,27 +77,47 @@ class Collector:
                 self._record(t, second_sl, second.recv(), global_step, finished)
         return self.agent.normalize(self.raw_obs), finished
 
+    def _begin(self, t: int, envs: slice) -> None:
+        """Store step ``t``'s normalised observations for ``envs`` and start sampling."""
+        self.buffer.obs[t, envs] = self.agent.observe(self.raw_obs[envs])
+        self.agent.begin_step(self.buffer, t, envs)
+
+    def _end(self, t: int, envs: slice) -> np.ndarray:
+        """Step ``t``'s sampled actions for ``envs``, as the env takes them."""
+        return self.agent.env_action(self.agent.end_step(self.buffer, t, envs))
+
     def _act(self, t: int, envs: slice) -> np.ndarray:
-        """Store step ``t``'s normalised observations and sampled actions for ``envs``;
-        return the actions as the env takes them."""
-        buf = self.buffer
-        obs = buf.obs[t, envs]
-        obs[...] = self.agent.observe(self.raw_obs[envs])
-        buf.actions[t, envs] = self.agent.sample(obs)
-        return self.agent.env_action(buf.actions[t, envs])
+        self._begin(t, envs)
+        return self._end(t, envs)
 
     def _record(self, t: int, envs: slice, result: tuple, global_step: int,
                 finished: FinishedEpisodes) -> None:
         """Store step ``t``'s outcome for ``envs`` (a step of the envs in that slice)."""
+        self._record_obs(t, envs, result)
+        self._record_outcome(t, envs, result, global_step, finished)
+
+    def _record_obs(self, t: int, envs: slice, result: tuple) -> None:
+        """What the next step needs: the new observations, and V(true final observation)
+        of envs truncated by a time limit (normalised with step ``t``'s statistics)."""
+        raw_obs, _, terminated, truncated, info = result
+        final_values = self.buffer.final_values[t, envs]
+        final_values[...] = 0.0
+        cut = truncated & ~terminated if truncated.any() else None
+        if cut is not None and cut.any():
+            final_obs = np.stack(info["final_obs"][cut]).astype(np.float32)
+            final_values[cut] = self.agent.values(final_obs)
+        self.raw_obs[envs] = raw_obs
+
+    def _record_outcome(self, t: int, envs: slice, result: tuple, global_step: int,
+                        finished: FinishedEpisodes) -> None:
+        """Step ``t``'s rewards, flags and finished episodes for ``envs``."""
         buf = self.buffer
-        raw_obs, reward, terminated, truncated, info = result
+        _, reward, terminated, truncated, _ = result
         done = terminated | truncated
         episode_return = self.episode_return[envs]
         episode_length = self.episode_length[envs]
         episode_return += reward
         episode_length += 1
-        final_values = buf.final_values[t, envs]
-        final_values[...] = 0.0
         if done.any():
             first_env = envs.start or 0
             step_before = global_step + t * self.num_envs  # env steps before this one
@@ -103,11 +127,6 @@ class Collector:
                 finished.steps.append(step_before + first_env + int(i) + 1)
             episode_return[done] = 0.0
             episode_length[done] = 0
-            cut = truncated & ~terminated
-            if cut.any():  # V(true last observation) of the truncated envs
-                final_obs = np.stack(info["final_obs"][cut]).astype(np.float32)
-                final_values[cut] = self.agent.values(final_obs)
         buf.rewards[t, envs] = self.reward_scaler(reward, done, envs)
         buf.terminated[t, envs] = terminated
         buf.done[t, envs] = done
-        self.raw_obs[envs] = raw_obs

@@ -33,6 +33,10 @@ class A2C:
         set_learning_rate(self.optimizer, self.lr)
         return self.backend.update(buffer, last_obs)
 
+    def finish(self) -> None:
+        """After the last update (raises NonFiniteError if it was not applied)."""
+        self.backend.finish()
+
 
 class StatsMean:
     """Sums :class:`UpdateStats` where they are (tensors stay on their device: no host

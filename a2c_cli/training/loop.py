@@ -91,6 +91,7 @@ class Trainer:
             signum = self.stop_requested()
             if signum is not None and update + 1 < num_updates:
                 self._interrupt(signum)
+        self.learner.finish()
         self.logger.stop()
 
     def _log_training(self, stats: StatsMean, sps: float) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from a2c_cli.agent.agent import EagerSampler
+from a2c_cli.agent.agent import EagerSampler, RolloutSlots
 from a2c_cli.agent.networks import ActorCritic
 from a2c_cli.agent.numpy_mlp import NumpyActorCritic
 from a2c_cli.config import AlgoConfig
@@ -31,6 +31,12 @@ class NumpySampler:
     def sample(self, obs: np.ndarray) -> np.ndarray:
         return self.net.act(obs)
 
+    def begin_step(self, buffer: RolloutSlots, t: int, envs: slice) -> None:
+        buffer.actions[t, envs] = self.net.act(buffer.obs[t, envs])
+
+    def end_step(self, buffer: RolloutSlots, t: int, envs: slice) -> np.ndarray:
+        return buffer.actions[t, envs]
+
     def values(self, obs: np.ndarray) -> np.ndarray:
         return self.eager.values(obs)
 
@@ -47,6 +53,9 @@ class NumpyBackend:
         self.net = NumpyActorCritic(network)
         self.sampler = NumpySampler(self.net, EagerSampler(network, torch.device("cpu")))
         self._numpy_step = numpy_step_supports(optimizer)
+
+    def finish(self) -> None:
+        """Nothing pending: every update checks before its step."""
 
     def update(self, buffer: RolloutBuffer, last_obs: np.ndarray) -> UpdateStats:
         """:meth:`TorchBackend.update <a2c_cli.training.torch_backend.TorchBackend.update>`

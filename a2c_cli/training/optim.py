@@ -40,8 +40,24 @@ def learning_rate(algo: AlgoConfig, progress: float) -> float:
 
 
 def set_learning_rate(optimizer: torch.optim.Optimizer, lr: float) -> None:
+    """A device-tensor learning rate (the CUDA-graph backend's) is filled in place: the
+    captured optimizer step reads it from there."""
     for group in optimizer.param_groups:
-        group["lr"] = lr
+        if isinstance(group["lr"], Tensor):
+            group["lr"].fill_(lr)
+        else:
+            group["lr"] = lr
+
+
+def portable_state_dict(optimizer: torch.optim.Optimizer) -> dict:
+    """``optimizer.state_dict()`` that loads into any backend and device: a float learning
+    rate and ``capturable`` off (the CUDA-graph backend sets both again)."""
+    state = optimizer.state_dict()
+    for group in state["param_groups"]:
+        group["lr"] = float(group["lr"])
+        if "capturable" in group:
+            group["capturable"] = False
+    return state
 
 
 def optimized_parameters(optimizer: torch.optim.Optimizer) -> list[nn.Parameter]:

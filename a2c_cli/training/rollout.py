@@ -16,7 +16,7 @@ the action, the (possibly scaled) reward, and how the step ended:
 
 from __future__ import annotations
 
-from typing import NamedTuple, Tuple, TypeVar
+from typing import NamedTuple, Optional, Tuple, TypeVar
 
 import numpy as np
 import torch
@@ -37,34 +37,74 @@ class Rollout(NamedTuple):
 class RolloutBuffer:
     """Preallocated (T, N, ...) arrays, filled one step at a time by the collector.
 
-    They live on the host (pinned when the learner is on a GPU) and reach the learner's
-    device once per rollout in :meth:`to_device`: on the CPU that is a zero-copy view, on
-    a GPU one batched transfer instead of several small copies per environment step.
+    The host arrays (pinned when the learner is on a GPU) are what the collector and the
+    CPU backends read and write. For a GPU learner the rollout also lives on the device:
+    each env step sends its observations there once (:meth:`obs_on_device`, from the
+    pinned buffer) and brings the sampled actions back once (:meth:`actions_to_host`);
+    the per-step scalars (rewards and flags) travel in one batched copy per update
+    (:meth:`to_device`). On the CPU :meth:`to_device` is a zero-copy view.
     """
 
     def __init__(self, n_steps: int, num_envs: int, obs_dim: int, action_shape: Tuple[int, ...],
                  discrete: bool, device: torch.device) -> None:
         self.device = device
+        self.on_device = device.type != "cpu"
         pin = device.type == "cuda"
+        action_dtype = torch.long if discrete else torch.float32
+        obs_shape = (n_steps, num_envs, obs_dim)
+        action_shape = (n_steps, num_envs, *action_shape)
+        # Host tensors; the NumPy arrays below are views of the same memory.
+        self._host_obs = torch.zeros(obs_shape, dtype=torch.float32, pin_memory=pin)
+        self._host_actions = torch.zeros(action_shape, dtype=action_dtype, pin_memory=pin)
+        #: rewards, terminated, done, final_values: one array so one copy moves them.
+        self._host_scalars = torch.zeros((4, n_steps, num_envs), dtype=torch.float32,
+                                         pin_memory=pin)
+        self.obs = self._host_obs.numpy()
+        self.actions = self._host_actions.numpy()
+        self.rewards, self.terminated, self.done, self.final_values = self._host_scalars.numpy()
+        if self.on_device:
+            self.device_obs = torch.zeros(obs_shape, dtype=torch.float32, device=device)
+            self.device_actions = torch.zeros(action_shape, dtype=action_dtype, device=device)
+            self.device_scalars = torch.zeros((4, n_steps, num_envs), device=device)
 
-        def host(shape: Tuple[int, ...], dtype: torch.dtype) -> np.ndarray:
-            return torch.zeros(shape, dtype=dtype, pin_memory=pin).numpy()
+    def obs_on_device(self, t: int, envs: slice) -> Tensor:
+        """Step ``t``'s observations of ``envs`` (already written to :attr:`obs`) on the
+        learner's device: on a GPU one asynchronous copy into the device rollout."""
+        if not self.on_device:
+            return self._host_obs[t, envs]
+        target = self.device_obs[t, envs]
+        target.copy_(self._host_obs[t, envs], non_blocking=True)
+        return target
 
-        self.obs = host((n_steps, num_envs, obs_dim), torch.float32)
-        self.actions = host((n_steps, num_envs, *action_shape),
-                            torch.long if discrete else torch.float32)
-        self.rewards = host((n_steps, num_envs), torch.float32)
-        self.terminated = host((n_steps, num_envs), torch.float32)
-        self.done = host((n_steps, num_envs), torch.float32)
-        self.final_values = host((n_steps, num_envs), torch.float32)
+    def actions_to_host(self, t: int, envs: slice, actions: Optional[Tensor] = None) -> np.ndarray:
+        """Store step ``t``'s sampled actions of ``envs`` and return them as host memory.
+
+        On a GPU, ``actions`` (None: already in :attr:`device_actions`) go into the device
+        rollout and come back in one copy; waits for that copy, the step's only wait."""
+        if not self.on_device:
+            assert actions is not None
+            self._host_actions[t, envs] = actions
+            return self.actions[t, envs]
+        if actions is not None:
+            self.device_actions[t, envs].copy_(actions)
+        host = self._host_actions[t, envs]
+        host.copy_(self.device_actions[t, envs], non_blocking=True)
+        torch.cuda.current_stream(self.device).synchronize()
+        return self.actions[t, envs]
+
+    def upload(self) -> None:
+        """Copy host observations and actions to the device rollout (for rollouts filled
+        on the host directly, e.g. in tests); the collector's steps do this as they go."""
+        if self.on_device:
+            self.device_obs.copy_(self._host_obs)
+            self.device_actions.copy_(self._host_actions)
 
     def to_device(self) -> Rollout:
         """The filled rollout as tensors on the learner's device."""
-        def dev(a: np.ndarray) -> Tensor:
-            return torch.from_numpy(a).to(self.device, non_blocking=True)
-
-        return Rollout(dev(self.obs), dev(self.actions), dev(self.rewards),
-                       dev(self.terminated), dev(self.done), dev(self.final_values))
+        if not self.on_device:
+            return Rollout(self._host_obs, self._host_actions, *self._host_scalars)
+        self.device_scalars.copy_(self._host_scalars, non_blocking=True)
+        return Rollout(self.device_obs, self.device_actions, *self.device_scalars)
 
 
 Array = TypeVar("Array", np.ndarray, Tensor)

@@ -58,6 +58,9 @@ class TorchBackend:
         #: On the CPU eager path GAE runs on NumPy views; a compiled graph keeps it in torch.
         self._gae_on_host = device.type == "cpu" and not compiled
 
+    def finish(self) -> None:
+        """Nothing pending: every update checks before its step."""
+
     def update(self, buffer: RolloutBuffer, last_obs: np.ndarray) -> UpdateStats:
         """One gradient step on the filled rollout; statistics stay on the device."""
         rollout = buffer.to_device()

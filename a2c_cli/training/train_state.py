@@ -22,6 +22,7 @@ from a2c_cli.training.checkpoint import (
     save_checkpoint,
     set_rng_state,
 )
+from a2c_cli.training.optim import portable_state_dict
 
 CHECKPOINT_FORMAT = 1
 
@@ -82,7 +83,7 @@ class Checkpointer:
         return {
             "format_version": CHECKPOINT_FORMAT,
             "model": self.agent.network.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
+            "optimizer": portable_state_dict(self.optimizer),
             "obs_rms": rms_to_tensors(self.agent.obs_norm.rms),
             "reward_rms": rms_to_tensors(self.reward_scaler.rms),
             "global_step": s.global_step,
