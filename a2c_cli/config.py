@@ -25,6 +25,8 @@ VEC_ENVS = ("sync", "async")
 ENV_BACKENDS = ("gymnasium", "envpool")
 #: How acting and the update are computed (see a2c_cli.training.backends).
 BACKENDS = ("auto", "torch", "compiled", "numpy", "graph")
+#: Image encoders in front of the MLP trunk (none: the trunk reads vector observations).
+ENCODERS = ("none", "nature_cnn", "minatar_cnn")
 #: The activations the NumPy backend has hand-written gradients for.
 NUMPY_ACTIVATIONS = ("tanh", "relu", "silu", "elu")
 PROGRESS = ("auto", "bar", "plain", "none")
@@ -46,6 +48,11 @@ class EnvConfig:
     #: One of ENV_BACKENDS: gymnasium (Python envs, any id) or envpool (C++ envs in a
     #: thread pool; optional extra).
     backend: str = "gymnasium"
+    #: The Atari protocol of published A2C results (gymnasium + ale-py ids such as
+    #: ALE/Pong-v5): no-op resets, frame skip 4 with max-pooling, 84x84 grayscale, 4 stacked
+    #: frames; for training only, a lost life ends the learner's episode and rewards are
+    #: clipped to [-1, 1]. Episode statistics and evaluations are raw scores of full games.
+    atari: bool = False
 
 
 @dataclass
@@ -55,6 +62,8 @@ class NetworkConfig:
     ``shared: []`` gives fully separate actor and critic networks.
     """
 
+    #: One of ENCODERS: a convolutional torso for image observations, before ``shared``.
+    encoder: str = "none"
     shared: List[int] = field(default_factory=lambda: [64, 64])
     actor: List[int] = field(default_factory=lambda: [32])
     critic: List[int] = field(default_factory=lambda: [32])

@@ -7,12 +7,13 @@ second with one line naming the key, the value and what is allowed.
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from a2c_cli.config import (
     ACTIVATIONS,
     BACKENDS,
     DEVICES,
+    ENCODERS,
     ENV_BACKENDS,
     LR_SCHEDULES,
     MAX_ENVS,
@@ -24,6 +25,9 @@ from a2c_cli.config import (
     NetworkConfig,
 )
 from a2c_cli.errors import ConfigError
+
+if TYPE_CHECKING:  # gymnasium-heavy: only the lazy checks need it
+    from a2c_cli.envs.spaces import EnvSpaces
 
 
 def _check(ok: bool, key: str, value: Any, allowed: str) -> None:
@@ -107,6 +111,12 @@ def validate(cfg: Config) -> None:
     _positive("log_interval_s", cfg.log_interval_s)
     if cfg.env.max_episode_steps is not None:
         _at_least("env.max_episode_steps", cfg.env.max_episode_steps, 1)
+    _choice("network.encoder", n.encoder, ENCODERS)
+    _check(not cfg.env.atari or cfg.env.id.startswith("ALE/"), "env.atari", cfg.env.atari,
+           f"the Atari protocol wraps ale-py's ALE/<Game>-v5 ids, not {cfg.env.id}; use an "
+           "ALE/ id (e.g. env=pong) or env.atari=false")
+    _check(not cfg.env.atari or cfg.env.backend == "gymnasium", "env.atari", cfg.env.atari,
+           "the Atari protocol runs on gymnasium + ale-py; use env.backend=gymnasium")
 
 
 def numpy_unsupported_reason(net: NetworkConfig) -> str | None:
@@ -116,7 +126,37 @@ def numpy_unsupported_reason(net: NetworkConfig) -> str | None:
                 f"{', '.join(NUMPY_ACTIVATIONS)})")
     if net.dropout > 0:
         return "has no dropout (network.dropout must be 0)"
+    if net.encoder != "none":
+        return f"has no image encoder (network.encoder={net.encoder}: MLPs only)"
     return None
+
+
+#: The smallest frame nature_cnn's three convolutions (8/4, 4/2, 3/1) can read.
+NATURE_CNN_MIN_SIZE = 36
+
+
+def check_observations(cfg: Config, spaces: EnvSpaces) -> None:
+    """The network and the options fit the env's observations (images or vectors)."""
+    encoder, env_id = cfg.network.encoder, cfg.env.id
+    if spaces.image and encoder == "none":
+        raise ConfigError(
+            f"network.encoder='none' is invalid for {env_id}: its observations are images "
+            f"{spaces.obs_shape}, which an MLP cannot read; use network=nature_cnn (Atari-size "
+            "frames) or network=minatar_cnn (small frames such as MinAtar's 10x10).")
+    if not spaces.image and encoder != "none":
+        raise ConfigError(
+            f"network.encoder={encoder!r} is invalid for {env_id}: its observations are "
+            f"vectors of {spaces.obs_dim}, not images; use network=default (or "
+            "network.encoder=none).")
+    if encoder == "nature_cnn" and min(spaces.image_chw[1:]) < NATURE_CNN_MIN_SIZE:
+        raise ConfigError(
+            f"network.encoder='nature_cnn' is invalid for {env_id}: its frames "
+            f"{spaces.obs_shape} are smaller than {NATURE_CNN_MIN_SIZE}x{NATURE_CNN_MIN_SIZE}; "
+            "use network=minatar_cnn.")
+    if spaces.image and cfg.algo.normalize_obs:
+        raise ConfigError(
+            "algo.normalize_obs=true is invalid for image observations: the network scales "
+            "pixels to [0, 1] itself; set algo.normalize_obs=false.")
 
 
 def check_environment(cfg: Config) -> None:
@@ -127,8 +167,9 @@ def check_environment(cfg: Config) -> None:
 
     import gymnasium as gym
 
-    from a2c_cli.envs.factory import probe_spaces
+    from a2c_cli.envs.factory import probe_spaces, register_namespace
 
+    register_namespace(cfg.env.id)
     module, _, env_id = cfg.env.id.rpartition(":")
     if module:  # gymnasium's "package.module:EnvId-v0" form registers the env on import
         try:
@@ -154,6 +195,7 @@ def check_environment(cfg: Config) -> None:
     except TypeError as exc:  # gym.make passes unknown kwargs to the env's constructor
         raise ConfigError(f"env.kwargs={dict(cfg.env.kwargs)!r} is invalid for {cfg.env.id}: "
                           f"{exc} (drop a key with ~env.kwargs.<key>).") from exc
+    check_observations(cfg, spaces)
     if spaces.discrete and cfg.network.log_std_init != 0.0:
         raise ConfigError(f"network.log_std_init={cfg.network.log_std_init!r} is invalid: "
                           f"{cfg.env.id} has discrete actions; log_std_init only applies to "

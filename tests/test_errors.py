@@ -54,6 +54,9 @@ BAD_INPUTS = [
     ("env.kwargs.not_an_option=1", "not_an_option"),
     ("resume=/no/such/run", "no such run directory"),
     ("algo.lr==", "algo.lr=="),
+    ("env.id=MinAtar/Breakout-v1", "MinAtar/Breakout-v1"),  # images, but an MLP network
+    ("network=nature_cnn", "network.encoder='nature_cnn'"),  # a CNN on vector observations
+    ("env.atari=true", "env.atari"),
 ]
 
 

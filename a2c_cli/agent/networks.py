@@ -1,4 +1,5 @@
-"""The actor-critic network: shared MLP trunk, then an actor head and a critic head."""
+"""The actor-critic network: [image encoder], shared MLP trunk, then an actor head and a
+critic head."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import torch
 from torch import Tensor, nn
 
 from a2c_cli.agent.distributions import ActionDistribution, Categorical, DiagGaussian
+from a2c_cli.agent.encoders import ImageEncoder
 from a2c_cli.config import NetworkConfig
 from a2c_cli.envs.spaces import EnvSpaces
 
@@ -33,7 +35,7 @@ def mlp(in_dim: int, sizes: Sequence[int], cfg: NetworkConfig) -> Tuple[nn.Seque
 
 def _orthogonal_(module: nn.Module, gain: float) -> None:
     for m in module.modules():
-        if isinstance(m, nn.Linear):
+        if isinstance(m, (nn.Linear, nn.Conv2d)):
             nn.init.orthogonal_(m.weight, gain)
             nn.init.zeros_(m.bias)
 
@@ -48,14 +50,19 @@ class ActorCritic(nn.Module):
     def __init__(self, spaces: EnvSpaces, cfg: NetworkConfig) -> None:
         super().__init__()
         self.discrete = spaces.discrete
-        self.trunk, trunk_dim = mlp(spaces.obs_dim, cfg.shared, cfg)
+        self.encoder: nn.Module = nn.Identity()
+        in_dim = spaces.obs_dim
+        if cfg.encoder != "none":
+            self.encoder = ImageEncoder(cfg.encoder, spaces)
+            in_dim = self.encoder.out_dim
+        self.trunk, trunk_dim = mlp(in_dim, cfg.shared, cfg)
         self.actor_body, actor_dim = mlp(trunk_dim, cfg.actor, cfg)
         self.critic_body, critic_dim = mlp(trunk_dim, cfg.critic, cfg)
         self.policy_out = nn.Linear(actor_dim, spaces.action_dim)
         self.value_out = nn.Linear(critic_dim, 1)
         if cfg.ortho_init:
             # Gains from the A2C/PPO implementation details (SB3, CleanRL).
-            for body in (self.trunk, self.actor_body, self.critic_body):
+            for body in (self.encoder, self.trunk, self.actor_body, self.critic_body):
                 _orthogonal_(body, math.sqrt(2))
             _orthogonal_(self.policy_out, 0.01)
             _orthogonal_(self.value_out, 1.0)
@@ -69,19 +76,19 @@ class ActorCritic(nn.Module):
 
     def forward(self, obs: Tensor) -> Tuple[Tensor, Tensor]:
         """Distribution parameters (batch, action_dim) and values (batch,)."""
-        h = self.trunk(obs)
+        h = self.trunk(self.encoder(obs))
         params = self.policy_out(self.actor_body(h))
         value = self.value_out(self.critic_body(h)).squeeze(-1)
         return params, value
 
     def act(self, obs: Tensor, deterministic: bool = False) -> Tensor:
         """Sampled (or, deterministic, most likely / mean) actions; unclipped."""
-        h = self.trunk(obs)
+        h = self.trunk(self.encoder(obs))
         params = self.policy_out(self.actor_body(h))
         return self.dist.mode(params) if deterministic else self.dist.sample(params)
 
     def get_value(self, obs: Tensor) -> Tensor:
-        return self.value_out(self.critic_body(self.trunk(obs))).squeeze(-1)
+        return self.value_out(self.critic_body(self.trunk(self.encoder(obs)))).squeeze(-1)
 
     def evaluate(self, obs: Tensor, actions: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
         """Log-probabilities of ``actions``, policy entropies and values for ``obs``."""

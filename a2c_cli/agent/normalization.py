@@ -6,6 +6,8 @@ from typing import Dict
 
 import numpy as np
 
+from a2c_cli.envs.spaces import EnvSpaces
+
 
 class RunningMeanStd:
     """Mean and variance of a stream of batches (parallel Welford / Chan et al. update)."""
@@ -43,11 +45,22 @@ class ObsNormalizer:
     :meth:`normalize` alone, so the statistics stay frozen there.
     """
 
-    def __init__(self, obs_dim: int, enabled: bool, clip: float = 10.0, eps: float = 1e-8) -> None:
+    def __init__(self, obs_dim: int, enabled: bool, clip: float = 10.0, eps: float = 1e-8,
+                 dtype: type = np.float32) -> None:
         self.enabled = enabled
         self.clip = clip
         self.eps = eps
+        #: What :meth:`normalize` returns when disabled: float32 vectors, uint8 pixels.
+        self.dtype = dtype
         self.rms = RunningMeanStd((obs_dim,))
+
+    @classmethod
+    def for_spaces(cls, spaces: EnvSpaces, enabled: bool, clip: float = 10.0) -> ObsNormalizer:
+        """The normaliser for an env: images pass through as uint8 (validation refuses
+        ``normalize_obs`` for them; the network scales pixels itself)."""
+        if spaces.image:
+            return cls(1, False, clip, dtype=np.uint8)
+        return cls(spaces.obs_dim, enabled, clip)
 
     def update(self, obs: np.ndarray) -> None:
         if self.enabled:
@@ -55,7 +68,7 @@ class ObsNormalizer:
 
     def normalize(self, obs: np.ndarray) -> np.ndarray:
         if not self.enabled:
-            return obs.astype(np.float32, copy=False)
+            return obs.astype(self.dtype, copy=False)
         out = (obs - self.rms.mean) / np.sqrt(self.rms.var + self.eps)
         return np.clip(out, -self.clip, self.clip).astype(np.float32)
 

@@ -101,7 +101,7 @@ def load_agent(payload: Dict[str, Any], device_name: str):  # noqa: ANN201
         first = str(exc).strip().splitlines()[0]
         raise CheckpointError(f"the checkpoint's weights do not fit {cfg.env.id}: {first}") \
             from exc
-    obs_norm = ObsNormalizer(spaces.obs_dim, cfg.algo.normalize_obs, cfg.algo.obs_clip)
+    obs_norm = ObsNormalizer.for_spaces(spaces, cfg.algo.normalize_obs, cfg.algo.obs_clip)
     rms_from_tensors(obs_norm.rms, payload["obs_rms"])
     limit_threads(max(cfg.torch_threads, 1))
     return Agent(network, obs_norm, spaces, device), cfg

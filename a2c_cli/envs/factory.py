@@ -9,6 +9,7 @@ truncation can bootstrap from the value of the true final observation.
 
 from __future__ import annotations
 
+import importlib
 import os
 from typing import Any, Callable, Optional
 
@@ -17,13 +18,40 @@ from gymnasium.vector import AsyncVectorEnv, AutoresetMode, SyncVectorEnv
 
 from a2c_cli.config import EnvConfig
 from a2c_cli.envs.spaces import EnvSpaces, describe_spaces
+from a2c_cli.errors import UnsupportedEnvError
 
 # Rendering through pygame must work without a display (CI, Slurm nodes).
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 
 
-def make_env_fn(env_cfg: EnvConfig, render_mode: Optional[str] = None) -> Callable[[], gym.Env]:
-    """A zero-argument constructor for one sub-environment."""
+#: gymnasium namespaces registered by optional packages: namespace -> (module to import,
+#: its registration function or None when importing registers, the a2c-cli extra).
+NAMESPACES = {"ALE": ("ale_py", None, "atari"),
+              "MinAtar": ("minatar.gym", "register_envs", "minatar")}
+
+
+def register_namespace(env_id: str) -> None:
+    """Make ``env_id``'s namespace known to gymnasium (``ALE/...``: ale-py, ``MinAtar/...``:
+    minatar), or say which extra installs it."""
+    namespace = env_id.partition("/")[0] if "/" in env_id else None
+    if namespace not in NAMESPACES or any(k.startswith(f"{namespace}/") for k in gym.registry):
+        return
+    module_name, register, extra = NAMESPACES[namespace]
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise UnsupportedEnvError(
+            f"env.id='{env_id}' needs the {module_name.split('.')[0]} package ({exc}); install "
+            f"it with: pip install 'a2c-cli[{extra}]' (make install includes it)") from exc
+    if register is not None:
+        getattr(module, register)()
+
+
+def make_env_fn(env_cfg: EnvConfig, render_mode: Optional[str] = None,
+                training: bool = False) -> Callable[[], gym.Env]:
+    """A zero-argument constructor for one sub-environment; ``training`` adds what only the
+    learner sees (the Atari protocol's episodic life and reward clipping)."""
+    register_namespace(env_cfg.id)
 
     def thunk() -> gym.Env:
         kwargs: dict[str, Any] = dict(env_cfg.kwargs)
@@ -31,22 +59,28 @@ def make_env_fn(env_cfg: EnvConfig, render_mode: Optional[str] = None) -> Callab
             kwargs["max_episode_steps"] = env_cfg.max_episode_steps
         if render_mode is not None:
             kwargs["render_mode"] = render_mode
+        if env_cfg.atari:
+            from a2c_cli.envs.atari import ALE_KWARGS, atari_env
+
+            return atari_env(gym.make(env_cfg.id, **(ALE_KWARGS | kwargs)), training)
         return gym.make(env_cfg.id, **kwargs)
 
     return thunk
 
 
-def make_vector_env(env_cfg: EnvConfig, num_envs: int, kind: str = "sync") -> gym.vector.VectorEnv:
+def make_vector_env(env_cfg: EnvConfig, num_envs: int, kind: str = "sync",
+                    training: bool = False) -> gym.vector.VectorEnv:
     """``num_envs`` copies of the env with SAME_STEP autoreset: a gymnasium Sync/Async
     VectorEnv, or for ``env.backend=envpool`` one EnvPool pool (``sync``) or two pools that
-    the collector pipelines (``async``, see :class:`~a2c_cli.envpool_backend.SplitEnvPool`)."""
+    the collector pipelines (``async``, see :class:`~a2c_cli.envpool_backend.SplitEnvPool`).
+    ``training``: the learner's envs (see :func:`make_env_fn`)."""
     if env_cfg.backend == "envpool":
         from a2c_cli.envs.envpool_backend import EnvPoolVectorEnv, SplitEnvPool
 
         if kind == "async":
             return SplitEnvPool(env_cfg, num_envs)  # type: ignore[return-value]
         return EnvPoolVectorEnv(env_cfg, num_envs)  # type: ignore[return-value]
-    fns = [make_env_fn(env_cfg) for _ in range(num_envs)]
+    fns = [make_env_fn(env_cfg, training=training) for _ in range(num_envs)]
     cls = AsyncVectorEnv if kind == "async" else SyncVectorEnv
     return cls(fns, autoreset_mode=AutoresetMode.SAME_STEP)
 

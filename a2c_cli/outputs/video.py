@@ -39,20 +39,36 @@ def record_episode(agent: Agent, env_cfg: EnvConfig, seed: int,
     from a2c_cli.envs.factory import make_env_fn
 
     env = make_env_fn(env_cfg, render_mode="rgb_array")()
+    dtype = None if agent.spaces.image else np.float32  # pixels stay as the env gives them
     try:
         obs, _ = env.reset(seed=seed)
-        frames: List[np.ndarray] = [env.render()]
+        frames: List[np.ndarray] = [video_frame(env.render())]
         total, done = 0.0, False
         with agent.frozen():
             while not done:
-                action = agent.act(np.asarray(obs, np.float32)[None], deterministic)[0]
+                action = agent.act(np.asarray(obs, dtype)[None], deterministic)[0]
                 obs, reward, terminated, truncated, _ = env.step(action)
                 total += float(reward)
                 done = bool(terminated or truncated)
-                frames.append(env.render())
+                frames.append(video_frame(env.render()))
     finally:
         env.close()
     return np.stack(frames), total
+
+
+#: Frames smaller than this (MinAtar's 10x10) are scaled up by whole pixels to reach it.
+MIN_VIDEO_SIZE = 160
+
+
+def video_frame(frame: np.ndarray) -> np.ndarray:
+    """An RGB uint8 frame a video can hold: float colours in [0, 1] (MinAtar's renderer) become
+    bytes, and tiny frames are enlarged with sharp pixel edges."""
+    if frame.dtype != np.uint8:
+        frame = (np.clip(frame, 0.0, 1.0) * 255).astype(np.uint8)
+    factor = -(-MIN_VIDEO_SIZE // min(frame.shape[:2]))  # ceiling division
+    if factor > 1:
+        frame = frame.repeat(factor, axis=0).repeat(factor, axis=1)
+    return frame
 
 
 class VideoRecorder:

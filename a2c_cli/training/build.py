@@ -48,15 +48,16 @@ def build_trainer(cfg: Config, run_dir: Path, config_dict: Dict[str, Any], conso
     if backend_name == "numpy":
         skip_dynamo_import_for_optimizers()
     seed_everything(cfg.seed)
-    envs = make_vector_env(cfg.env, cfg.num_envs, cfg.vec_env)
+    envs = make_vector_env(cfg.env, cfg.num_envs, cfg.vec_env, training=True)
     eval_envs = make_vector_env(cfg.env, cfg.eval.num_envs, "sync")
     try:
         spaces = describe_spaces(envs.single_observation_space, envs.single_action_space)
         network = ActorCritic(spaces, cfg.network).to(device)
         optimizer = make_optimizer([flatten_parameters(network)], cfg.algo)
         backend = make_backend(backend_name, cfg, network, optimizer, device)
-        agent = Agent(network, ObsNormalizer(spaces.obs_dim, cfg.algo.normalize_obs,
-                                             cfg.algo.obs_clip), spaces, device, backend.sampler)
+        agent = Agent(network, ObsNormalizer.for_spaces(spaces, cfg.algo.normalize_obs,
+                                                        cfg.algo.obs_clip),
+                      spaces, device, backend.sampler)
         reward_scaler = RewardScaler(cfg.num_envs, cfg.algo.gamma, cfg.algo.scale_reward,
                                      cfg.algo.reward_clip)
         state = TrainState()
@@ -64,11 +65,12 @@ def build_trainer(cfg: Config, run_dir: Path, config_dict: Dict[str, Any], conso
                                     reward_scaler, config_dict)
         if resume is not None:
             checkpointer.restore(resume)
-        buffer = RolloutBuffer(cfg.algo.n_steps, cfg.num_envs, spaces.obs_dim,
+        buffer = RolloutBuffer(cfg.algo.n_steps, cfg.num_envs, spaces.obs_shape,
                                () if spaces.discrete else (spaces.action_dim,), spaces.discrete,
-                               device)
+                               device, image=spaces.image)
         collector = Collector(envs, agent, buffer, reward_scaler,
-                              train_env_seed(cfg.seed, state.global_step))
+                              train_env_seed(cfg.seed, state.global_step),
+                              game_scores=cfg.env.atari)
         # On resume, purge_step hides what a killed session logged after last.pt was
         # written; events at last.pt's own step were logged before it and stay.
         tb = TensorBoardLogger(run_dir, purge_step=state.global_step + 1 if resume else None)

@@ -32,8 +32,11 @@ class Collector:
     """
 
     def __init__(self, envs: gym.vector.VectorEnv, agent: Agent, buffer: RolloutBuffer,
-                 reward_scaler: RewardScaler, seed: int) -> None:
+                 reward_scaler: RewardScaler, seed: int, game_scores: bool = False) -> None:
+        """``game_scores``: episode statistics are the full games the envs report
+        (``info["episode"]``, the Atari protocol), not the learner's episodes."""
         self.envs = envs
+        self.game_scores = game_scores
         self.agent = agent
         self.buffer = buffer
         self.reward_scaler = reward_scaler
@@ -104,7 +107,7 @@ class Collector:
         final_values[...] = 0.0
         cut = truncated & ~terminated if truncated.any() else None
         if cut is not None and cut.any():
-            final_obs = np.stack(info["final_obs"][cut]).astype(np.float32)
+            final_obs = np.stack(info["final_obs"][cut])
             final_values[cut] = self.agent.values(final_obs)
         self.raw_obs[envs] = raw_obs
 
@@ -112,21 +115,35 @@ class Collector:
                         finished: FinishedEpisodes) -> None:
         """Step ``t``'s rewards, flags and finished episodes for ``envs``."""
         buf = self.buffer
-        _, reward, terminated, truncated, _ = result
+        _, reward, terminated, truncated, info = result
         done = terminated | truncated
         episode_return = self.episode_return[envs]
         episode_length = self.episode_length[envs]
         episode_return += reward
         episode_length += 1
         if done.any():
-            first_env = envs.start or 0
-            step_before = global_step + t * self.num_envs  # env steps before this one
-            for i in np.flatnonzero(done):
-                finished.returns.append(float(episode_return[i]))
-                finished.lengths.append(int(episode_length[i]))
-                finished.steps.append(step_before + first_env + int(i) + 1)
+            step_before = global_step + t * self.num_envs + (envs.start or 0)
+            if self.game_scores:
+                self._record_games(info, step_before, finished)
+            else:
+                for i in np.flatnonzero(done):
+                    finished.returns.append(float(episode_return[i]))
+                    finished.lengths.append(int(episode_length[i]))
+                    finished.steps.append(step_before + int(i) + 1)
             episode_return[done] = 0.0
             episode_length[done] = 0
         buf.rewards[t, envs] = self.reward_scaler(reward, done, envs)
         buf.terminated[t, envs] = terminated
         buf.done[t, envs] = done
+
+    @staticmethod
+    def _record_games(info: dict, step_before: int, finished: FinishedEpisodes) -> None:
+        """Full games that ended (RecordEpisodeStatistics below the training-only wrappers:
+        raw score and length of the whole game, not of the learner's per-life episode)."""
+        games = info.get("final_info", {})
+        if "episode" not in games:
+            return
+        for i in np.flatnonzero(games["_episode"]):
+            finished.returns.append(float(games["episode"]["r"][i]))
+            finished.lengths.append(int(games["episode"]["l"][i]))
+            finished.steps.append(step_before + int(i) + 1)

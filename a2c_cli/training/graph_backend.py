@@ -126,7 +126,8 @@ class GraphBackend:
         self._raise_if_nonfinite()
         rollout = buffer.to_device()
         if self._last_obs is None:
-            self._last_obs = torch.empty(last_obs.shape, dtype=torch.float32, device=self.device)
+            self._last_obs = torch.empty(last_obs.shape, dtype=torch.from_numpy(last_obs).dtype,
+                                         device=self.device)
             self._prepare_optimizer()
         self._last_obs.copy_(torch.from_numpy(last_obs), non_blocking=True)
         if not self.capture:

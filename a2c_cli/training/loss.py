@@ -76,7 +76,7 @@ def a2c_loss(network: ActorCritic, rollout: Rollout, last_obs: Tensor, algo: Alg
     """
     n_steps, num_envs = rollout.rewards.shape
     batch = n_steps * num_envs
-    obs = torch.cat([rollout.obs.reshape(batch, -1), last_obs], dim=0)
+    obs = torch.cat([rollout.obs.reshape(batch, *rollout.obs.shape[2:]), last_obs], dim=0)
     dist_params, values_all = network(obs)
     values = values_all[:batch]
     log_prob, entropy = network.dist.log_prob_entropy(

@@ -39,7 +39,7 @@ class CompiledSampler(EagerSampler):
             return self._act(self._tensor(obs)).cpu().numpy()
 
     def values(self, obs: np.ndarray) -> np.ndarray:
-        padded = np.zeros((self.max_rows, obs.shape[1]), np.float32)
+        padded = np.zeros((self.max_rows, *obs.shape[1:]), obs.dtype)
         padded[:len(obs)] = obs
         with torch.no_grad():
             return self._value(self._tensor(padded)).cpu().numpy()[:len(obs)]
