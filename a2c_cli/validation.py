@@ -115,8 +115,6 @@ def validate(cfg: Config) -> None:
     _check(not cfg.env.atari or cfg.env.id.startswith("ALE/"), "env.atari", cfg.env.atari,
            f"the Atari protocol wraps ale-py's ALE/<Game>-v5 ids, not {cfg.env.id}; use an "
            "ALE/ id (e.g. env=pong) or env.atari=false")
-    _check(not cfg.env.atari or cfg.env.backend == "gymnasium", "env.atari", cfg.env.atari,
-           "the Atari protocol runs on gymnasium + ale-py; use env.backend=gymnasium")
 
 
 def numpy_unsupported_reason(net: NetworkConfig) -> str | None:

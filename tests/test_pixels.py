@@ -73,14 +73,19 @@ def test_a_cnn_policy_learns_minatar_breakout(tmp_path):
     assert m["status"] == "completed" and m["final_eval_mean_return"] > 2.0, m
     s = scalars(tmp_path)
     assert len(s["charts/episodic_return"]) > 100
-    assert [step for step, _ in s["eval/mean_return"]] == [50000, 100000]
+    evals = [step for step, _ in s["eval/mean_return"]]
+    assert len(evals) == 1 and 50000 <= evals[0] < 50000 + 16 * 16  # the first update past 50k
 
 
-def test_atari_training_envs_lose_lives_but_report_whole_games():
+@pytest.mark.parametrize("backend", ["gymnasium", "envpool"])
+def test_atari_training_envs_lose_lives_but_report_whole_games(backend):
     """Training envs end the learner's episode at each lost life and clip rewards; the
-    statistics they report are whole games in raw points. Evaluation envs play whole games."""
+    statistics they report are whole games in raw points. Evaluation envs play whole games.
+    The same with EnvPool's C++ Atari (env.backend=envpool)."""
     pytest.importorskip("ale_py")
-    cfg = EnvConfig(id="ALE/Breakout-v5", atari=True)
+    if backend == "envpool":
+        pytest.importorskip("envpool")
+    cfg = EnvConfig(id="ALE/Breakout-v5", atari=True, backend=backend)
     envs = make_vector_env(cfg, 2, training=True)
     assert envs.single_observation_space.shape == (4, 84, 84)
     envs.reset(seed=0)

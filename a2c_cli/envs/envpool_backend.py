@@ -13,7 +13,9 @@ when this backend is chosen.
 
 from __future__ import annotations
 
+import os
 import warnings
+from pathlib import Path
 from typing import Any, Dict, Optional, Sequence, Tuple, Union
 
 import numpy as np
@@ -39,6 +41,34 @@ def import_envpool() -> Any:
     return envpool
 
 
+#: EnvPool's Atari options for the protocol of :mod:`a2c_cli.envs.atari` (its C++
+#: preprocessing: no-op resets, frame skip 4 with max-pooling, 84x84 grayscale with OpenCV's
+#: area resize, 4 stacked frames). Episodic life and reward clipping are added for training.
+ATARI_OPTIONS = {"repeat_action_probability": 0.0, "noop_max": 30, "frame_skip": 4,
+                 "stack_num": 4, "img_height": 84, "img_width": 84, "gray_scale": True,
+                 "use_fire_reset": False}
+
+
+def atari_rom_base() -> str:
+    """A directory laid out as EnvPool's ``base_path`` expects (``atari/roms/<game>.bin``),
+    pointing at the ROMs that ship inside ale-py (EnvPool's wheel has none)."""
+    try:
+        import ale_py
+    except ImportError as exc:
+        raise EnvPoolUnavailable(
+            f"env.atari with env.backend=envpool needs ale-py's ROMs ({exc}); install the "
+            "extra: pip install 'a2c-cli[atari]'") from exc
+    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
+    base = cache / "a2c-cli" / "envpool"
+    link = base / "atari" / "roms"
+    link.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        link.symlink_to(Path(ale_py.__file__).parent / "roms", target_is_directory=True)
+    except FileExistsError:  # made before, or by a run starting beside this one
+        pass
+    return str(base)
+
+
 def envpool_task(env_cfg: EnvConfig) -> str:
     """The EnvPool task id for a gymnasium id and kwargs; ValueError when there is none.
 
@@ -50,7 +80,7 @@ def envpool_task(env_cfg: EnvConfig) -> str:
     if ":" in env_cfg.id:
         raise ValueError(f"env.id={env_cfg.id!r} is a Python gymnasium env; EnvPool runs only "
                          "its own C++ envs: use env.backend=gymnasium")
-    task = env_cfg.id
+    task = env_cfg.id.removeprefix("ALE/") if env_cfg.atari else env_cfg.id
     kwargs = dict(env_cfg.kwargs)
     for (task_id, key), choices in _KWARG_TASKS.items():
         if task == task_id and key in kwargs:
@@ -77,16 +107,28 @@ class EnvPoolVectorEnv:
     EnvPool fixes seeds when the pool is created (env i gets ``seed + i``), so
     ``reset(seed=...)`` builds a fresh pool: a seeded reset gives the same episodes every
     time, as with gymnasium.
+
+    With ``env.atari`` and ``training``, a lost life ends the learner's episode and rewards
+    are clipped (EnvPool's own options), and whole games are reported as gymnasium's
+    ``RecordEpisodeStatistics`` reports them (``info["final_info"]["episode"]``), from
+    EnvPool's raw rewards (``info["reward"]``) and game ends (``info["terminated"]``).
     """
 
     def __init__(self, env_cfg: EnvConfig, num_envs: int, seed: int = 0,
-                 num_threads: int = 0) -> None:
+                 num_threads: int = 0, training: bool = False) -> None:
         self.task = envpool_task(env_cfg)
         self.num_envs = num_envs
         self._make_kwargs: Dict[str, Any] = {"env_type": "gymnasium", "num_envs": num_envs,
                                              "num_threads": num_threads}
+        if env_cfg.atari:
+            self._make_kwargs |= ATARI_OPTIONS | {
+                "episodic_life": training, "reward_clip": training,
+                "base_path": atari_rom_base()}
         if env_cfg.max_episode_steps is not None:
             self._make_kwargs["max_episode_steps"] = env_cfg.max_episode_steps
+        self._games = env_cfg.atari and training
+        self._game_return = np.zeros(num_envs)
+        self._game_length = np.zeros(num_envs, np.int64)
         self._pool = self._new_pool(seed)
         self.single_observation_space = self._pool.observation_space
         self.single_action_space = self._pool.action_space
@@ -127,22 +169,52 @@ class EnvPoolVectorEnv:
         """Wait for the step :meth:`send` started; SAME_STEP results in env order."""
         obs, reward, terminated, truncated, info = self._pool.recv()
         env_id = info["env_id"]
+        order = slice(None)
         if not np.array_equal(env_id, self._ids):  # results come in the order envs finish
             order = np.argsort(env_id)
             obs, reward = obs[order], reward[order]
             terminated, truncated = terminated[order], truncated[order]
         done = terminated | truncated
         out_info: Dict[str, Any] = {}
+        if self._games:
+            out_info = self._record_games(info["reward"][order],
+                                          info["terminated"][order].astype(bool) | truncated)
         if done.any():
             ids = np.flatnonzero(done).astype(np.int32)
             final_obs = np.empty(self.num_envs, dtype=object)
             final_obs[ids] = list(obs[ids].copy())
             obs = obs.copy()
-            reset_obs, reset_info = self._pool.reset(ids)
-            obs[reset_info["env_id"]] = reset_obs
-            out_info = {"final_obs": final_obs, "_final_obs": done}
+            reset_obs, reset_ids = self._next_episode(ids)
+            obs[reset_ids] = reset_obs
+            out_info |= {"final_obs": final_obs, "_final_obs": done}
         return (obs, reward.astype(np.float64), terminated.astype(bool),
                 truncated.astype(bool), out_info)
+
+    def _next_episode(self, ids: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+        """First observations of the next episode of envs ``ids`` (and their ids).
+
+        With episodic life that is EnvPool's own autoreset step (an ignored action), which
+        goes on with the game after a lost life and restarts it only when it is over; an
+        explicit ``reset(ids)`` would restart the game at every lost life."""
+        if self._games:
+            noop = np.zeros(len(ids), self.single_action_space.dtype)
+            self._pool.send(noop, ids)
+            obs, _, _, _, info = self._pool.recv()
+            return obs, info["env_id"]
+        obs, info = self._pool.reset(ids)
+        return obs, info["env_id"]
+
+    def _record_games(self, raw_reward: np.ndarray, game_over: np.ndarray) -> Dict[str, Any]:
+        """Add a step's raw rewards to each game; the games that ended, as gymnasium's
+        RecordEpisodeStatistics reports them (nothing when none ended)."""
+        self._game_return += raw_reward
+        self._game_length += 1
+        if not game_over.any():
+            return {}
+        episode = {"r": self._game_return.copy(), "l": self._game_length.copy()}
+        self._game_return[game_over] = 0.0
+        self._game_length[game_over] = 0
+        return {"final_info": {"episode": episode, "_episode": game_over}}
 
     def _in_order(self, obs: np.ndarray, env_id: np.ndarray) -> np.ndarray:
         out = np.empty_like(obs)
@@ -162,13 +234,14 @@ class SplitEnvPool:
     steps all envs at once.
     """
 
-    def __init__(self, env_cfg: EnvConfig, num_envs: int, seed: int = 0) -> None:
+    def __init__(self, env_cfg: EnvConfig, num_envs: int, seed: int = 0,
+                 training: bool = False) -> None:
         if num_envs < 2:
             raise ValueError("SplitEnvPool needs num_envs >= 2")
         half = num_envs // 2
         self.slices = [slice(0, half), slice(half, num_envs)]
-        self.groups = [EnvPoolVectorEnv(env_cfg, sl.stop - sl.start, seed + sl.start, 1)
-                       for sl in self.slices]
+        self.groups = [EnvPoolVectorEnv(env_cfg, sl.stop - sl.start, seed + sl.start, 1,
+                                        training) for sl in self.slices]
         self.num_envs = num_envs
         self.single_observation_space = self.groups[0].single_observation_space
         self.single_action_space = self.groups[0].single_action_space
@@ -188,12 +261,22 @@ class SplitEnvPool:
         obs, reward, terminated, truncated = (np.concatenate([r[k] for r in results])
                                               for k in range(4))
         info: Dict[str, Any] = {}
-        if any(r[4] for r in results):
+        if any("final_obs" in r[4] for r in results):
             info["_final_obs"] = terminated | truncated
             info["final_obs"] = np.empty(self.num_envs, dtype=object)
             for r, sl in zip(results, self.slices, strict=True):
-                if r[4]:
+                if "final_obs" in r[4]:
                     info["final_obs"][sl] = r[4]["final_obs"]
+        if any("final_info" in r[4] for r in results):
+            ended = np.zeros(self.num_envs, bool)
+            episode = {"r": np.zeros(self.num_envs), "l": np.zeros(self.num_envs, np.int64)}
+            for r, sl in zip(results, self.slices, strict=True):
+                if "final_info" in r[4]:
+                    games = r[4]["final_info"]
+                    ended[sl] = games["_episode"]
+                    episode["r"][sl] = games["episode"]["r"]
+                    episode["l"][sl] = games["episode"]["l"]
+            info["final_info"] = {"episode": episode, "_episode": ended}
         return obs, reward, terminated, truncated, info
 
     def close(self) -> None:

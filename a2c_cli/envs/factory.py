@@ -78,8 +78,8 @@ def make_vector_env(env_cfg: EnvConfig, num_envs: int, kind: str = "sync",
         from a2c_cli.envs.envpool_backend import EnvPoolVectorEnv, SplitEnvPool
 
         if kind == "async":
-            return SplitEnvPool(env_cfg, num_envs)  # type: ignore[return-value]
-        return EnvPoolVectorEnv(env_cfg, num_envs)  # type: ignore[return-value]
+            return SplitEnvPool(env_cfg, num_envs, training=training)  # type: ignore[return-value]
+        return EnvPoolVectorEnv(env_cfg, num_envs, training=training)  # type: ignore[return-value]
     fns = [make_env_fn(env_cfg, training=training) for _ in range(num_envs)]
     cls = AsyncVectorEnv if kind == "async" else SyncVectorEnv
     return cls(fns, autoreset_mode=AutoresetMode.SAME_STEP)
