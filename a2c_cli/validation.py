@@ -211,17 +211,22 @@ def check_environment(cfg: Config) -> None:
 AUTO_CUDA_MIN_ENVS = 256
 
 
-def auto_device(num_envs: int, cuda_available: bool) -> tuple[str, str]:
-    """``device=auto``'s choice for ``num_envs`` envs, and why (for the log)."""
+def auto_device(num_envs: int, cuda_available: bool, cnn: bool = False) -> tuple[str, str]:
+    """``device=auto``'s choice for ``num_envs`` envs (``cnn``: a convolutional encoder),
+    and why (for the log)."""
     if not cuda_available:
         return "cpu", "no CUDA GPU here"
+    if cnn:
+        return "cuda", ("a convolutional network: its forward and backward passes, not the "
+                        "per-step overhead, dominate the run (README, Pixels)")
     if num_envs < AUTO_CUDA_MIN_ENVS:
         return "cpu", (f"{num_envs} envs: below {AUTO_CUDA_MIN_ENVS}, where the GPU was measured "
                        "slower than the CPU for A2C's small networks; device=cuda forces it")
     return "cuda", f"{num_envs} envs: from {AUTO_CUDA_MIN_ENVS} up the GPU was measured faster"
 
 
-def resolve_device(name: str, num_envs: int = 1):  # noqa: ANN201 - torch.device, lazy torch
+def resolve_device(name: str, num_envs: int = 1,  # noqa: ANN201 - torch.device, lazy torch
+                   cnn: bool = False):
     """The torch device for ``device=name``: ``cuda`` without a GPU is a config error;
     ``auto`` decides by :func:`auto_device` and logs its choice."""
     import logging
@@ -232,6 +237,6 @@ def resolve_device(name: str, num_envs: int = 1):  # noqa: ANN201 - torch.device
         raise ConfigError("device='cuda' is invalid: no CUDA GPU is available here; "
                           "use device=auto or device=cpu.")
     if name == "auto":
-        name, why = auto_device(num_envs, torch.cuda.is_available())
+        name, why = auto_device(num_envs, torch.cuda.is_available(), cnn)
         logging.getLogger("a2c_cli").info("device=auto: %s (%s)", name, why)
     return torch.device(name)

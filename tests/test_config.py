@@ -118,6 +118,8 @@ def test_device_auto_picks_the_gpu_only_where_it_was_measured_faster(caplog):
     assert auto_device(AUTO_CUDA_MIN_ENVS - 1, cuda_available=True)[0] == "cpu"
     assert auto_device(AUTO_CUDA_MIN_ENVS, cuda_available=True)[0] == "cuda"
     assert auto_device(4096, cuda_available=False) == ("cpu", "no CUDA GPU here")
+    assert auto_device(16, cuda_available=True, cnn=True)[0] == "cuda"  # pixels: compute-bound
+    assert auto_device(16, cuda_available=False, cnn=True)[0] == "cpu"
     with caplog.at_level(logging.INFO, logger="a2c_cli"):
         assert resolve_device("cpu", 4096).type == "cpu"  # an explicit device is honoured
         assert not caplog.records

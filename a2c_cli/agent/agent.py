@@ -29,8 +29,9 @@ class RolloutSlots(Protocol):
 
     def obs_on_device(self, t: int, envs: slice) -> torch.Tensor: ...
 
-    def actions_to_host(self, t: int, envs: slice,
-                        actions: Optional[torch.Tensor] = None) -> np.ndarray: ...
+    def actions_on_device(self, t: int, envs: slice) -> torch.Tensor: ...
+
+    def actions_to_host(self, t: int, envs: slice) -> np.ndarray: ...
 
 
 class Sampler(Protocol):
@@ -72,15 +73,10 @@ class EagerSampler:
 
     def begin_step(self, buffer: RolloutSlots, t: int, envs: slice) -> None:
         with torch.no_grad():
-            actions = self._act(buffer.obs_on_device(t, envs))
-        if self.device.type == "cpu":
-            buffer.actions_to_host(t, envs, actions)
-        else:
-            buffer.device_actions[t, envs].copy_(actions)  # type: ignore[attr-defined]
+            buffer.actions_on_device(t, envs).copy_(self._act(buffer.obs_on_device(t, envs)))
 
     def end_step(self, buffer: RolloutSlots, t: int, envs: slice) -> np.ndarray:
-        return buffer.actions_to_host(t, envs) if self.device.type != "cpu" \
-            else buffer.actions[t, envs]
+        return buffer.actions_to_host(t, envs)
 
     def values(self, obs: np.ndarray) -> np.ndarray:
         with torch.inference_mode():

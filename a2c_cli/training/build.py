@@ -43,7 +43,7 @@ def build_trainer(cfg: Config, run_dir: Path, config_dict: Dict[str, Any], conso
     optimizer, statistics, RNG states and counters are restored; the training envs start
     fresh episodes from a seed derived from the step, so a resume is reproducible."""
     limit_threads(cfg.torch_threads)
-    device = resolve_device(cfg.device, cfg.num_envs)
+    device = resolve_device(cfg.device, cfg.num_envs, cnn=cfg.network.encoder != "none")
     backend_name = resolve_backend(cfg.backend, cfg, device)
     if backend_name == "numpy":
         skip_dynamo_import_for_optimizers()

@@ -73,7 +73,7 @@ class GraphSampler(EagerSampler):
         key = (t, envs.start, envs.stop)
         graph = self.graphs.get(key)
         if graph is None:
-            out = buffer.device_actions[t, envs]  # type: ignore[attr-defined]
+            out = buffer.actions_on_device(t, envs)
 
             def act() -> None:
                 with torch.no_grad():

@@ -16,7 +16,7 @@ the action, the (possibly scaled) reward, and how the step ended:
 
 from __future__ import annotations
 
-from typing import NamedTuple, Optional, Tuple, TypeVar, Union
+from typing import NamedTuple, Tuple, TypeVar, Union
 
 import numpy as np
 import torch
@@ -81,20 +81,19 @@ class RolloutBuffer:
         target.copy_(self._host_obs[t, envs], non_blocking=True)
         return target
 
-    def actions_to_host(self, t: int, envs: slice, actions: Optional[Tensor] = None) -> np.ndarray:
-        """Store step ``t``'s sampled actions of ``envs`` and return them as host memory.
-
-        On a GPU, ``actions`` (None: already in :attr:`device_actions`) go into the device
-        rollout and come back in one copy; waits for that copy, the step's only wait."""
+    def actions_on_device(self, t: int, envs: slice) -> Tensor:
+        """Where step ``t``'s sampled actions of ``envs`` go on the learner's device (on the
+        CPU: the host array's memory)."""
         if not self.on_device:
-            assert actions is not None
-            self._host_actions[t, envs] = actions
-            return self.actions[t, envs]
-        if actions is not None:
-            self.device_actions[t, envs].copy_(actions)
-        host = self._host_actions[t, envs]
-        host.copy_(self.device_actions[t, envs], non_blocking=True)
-        torch.cuda.current_stream(self.device).synchronize()
+            return self._host_actions[t, envs]
+        return self.device_actions[t, envs]
+
+    def actions_to_host(self, t: int, envs: slice) -> np.ndarray:
+        """Step ``t``'s sampled actions of ``envs`` as host memory: on a GPU one copy back
+        from the device rollout, and the wait for it, the step's only wait."""
+        if self.on_device:
+            self._host_actions[t, envs].copy_(self.device_actions[t, envs], non_blocking=True)
+            torch.cuda.current_stream(self.device).synchronize()
         return self.actions[t, envs]
 
     def upload(self) -> None:
