@@ -7,6 +7,7 @@ target line; gradient norm; policy and value losses; rolling return variance.
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
@@ -20,6 +21,8 @@ def read_scalars(run_dir: Path) -> Dict[str, Series]:
     """Every scalar tag of the run's event files as (steps, values)."""
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+    # Its reader logs "No path found after <file>" at INFO at the end of every event file.
+    logging.getLogger("tensorboard").setLevel(logging.WARNING)
     acc = EventAccumulator(str(run_dir), size_guidance={"scalars": 0})
     acc.Reload()
     out: Dict[str, Series] = {}
