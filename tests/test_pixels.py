@@ -31,13 +31,18 @@ def test_image_spaces_and_channel_order():
     assert not rgb.channels_first and rgb.image_chw == (3, 210, 160)
     minatar = describe_spaces(gym.spaces.Box(0, 1, (10, 10, 10), bool), DISCRETE)
     assert not minatar.channels_first and minatar.pixel_high == 1.0  # (H, W, C) though C == H
+    assert atari.obs_dtype == np.uint8 and minatar.obs_dtype == np.uint8
+    floats = describe_spaces(gym.spaces.Box(0, 1, (3, 64, 64), np.float32), DISCRETE)
+    assert floats.image and floats.obs_dtype == np.float32  # not rounded to bytes
     vector = describe_spaces(gym.spaces.Box(-1, 1, (8,), np.float32), DISCRETE)
-    assert not vector.image and vector.obs_shape == (8,)
+    assert not vector.image and vector.obs_shape == (8,) and vector.obs_dtype == np.float32
 
 
 def test_rollouts_keep_pixels_as_bytes():
     """An 8 x 84 x 84 x 4 rollout of 16 envs stays uint8 on the host: a quarter of float32."""
-    buf = RolloutBuffer(8, 16, (4, 84, 84), (), True, torch.device("cpu"), image=True)
+    atari = describe_spaces(gym.spaces.Box(0, 255, (4, 84, 84), np.uint8), DISCRETE)
+    buf = RolloutBuffer(8, 16, atari.obs_shape, (), True, torch.device("cpu"),
+                        obs_dtype=atari.obs_dtype)
     assert buf.obs.dtype == np.uint8 and buf.obs.shape == (8, 16, 4, 84, 84)
     assert buf.obs.nbytes == 8 * 16 * 4 * 84 * 84
     assert buf.to_device().obs.dtype == torch.uint8

@@ -50,16 +50,16 @@ class ObsNormalizer:
         self.enabled = enabled
         self.clip = clip
         self.eps = eps
-        #: What :meth:`normalize` returns when disabled: float32 vectors, uint8 pixels.
+        #: What :meth:`normalize` returns when disabled: float32, or uint8 for byte pixels.
         self.dtype = dtype
         self.rms = RunningMeanStd((obs_dim,))
 
     @classmethod
     def for_spaces(cls, spaces: EnvSpaces, enabled: bool, clip: float = 10.0) -> ObsNormalizer:
-        """The normaliser for an env: images pass through as uint8 (validation refuses
-        ``normalize_obs`` for them; the network scales pixels itself)."""
+        """The normaliser for an env: images pass through in the dtype the rollout stores
+        (validation refuses ``normalize_obs`` for them; the network scales pixels itself)."""
         if spaces.image:
-            return cls(1, False, clip, dtype=np.uint8)
+            return cls(1, False, clip, dtype=spaces.obs_dtype)
         return cls(spaces.obs_dim, enabled, clip)
 
     def update(self, obs: np.ndarray) -> None:

@@ -25,19 +25,17 @@ class EnvSpaces:
     #: The single-env observation shape: (obs_dim,) for vectors, (H, W, C) or (C, H, W)
     #: for images.
     obs_shape: Tuple[int, ...] = ()
-    #: Image observations: stored as uint8, scaled by ``1 / pixel_high`` in the network.
+    #: Image observations: scaled by ``1 / pixel_high`` in the network.
     image: bool = False
     channels_first: bool = False
     pixel_high: float = 255.0
+    #: What the rollout stores observations as: uint8 for byte or bool pixels (one byte
+    #: each), float32 otherwise (vectors, float images).
+    obs_dtype: type = np.float32
 
     def __post_init__(self) -> None:
         if not self.obs_shape:
             object.__setattr__(self, "obs_shape", (self.obs_dim,))
-
-    @property
-    def obs_dtype(self) -> type:
-        """What the rollout stores observations as."""
-        return np.uint8 if self.image else np.float32
 
     @property
     def image_chw(self) -> Tuple[int, int, int]:
@@ -71,8 +69,10 @@ def _observation(obs_space: gym.Space) -> dict:
                 f"image observation space {obs_space} is not supported: a2c-cli reads images "
                 "of uint8 or bool pixels, or floats within [0, 255].")
         shape = tuple(int(s) for s in obs_space.shape)
+        as_bytes = obs_space.dtype in (np.uint8, np.bool_)
         return {"obs_dim": math.prod(shape), "obs_shape": shape, "image": True,
-                "channels_first": channels_first(shape), "pixel_high": max(high, 1.0)}
+                "channels_first": channels_first(shape), "pixel_high": max(high, 1.0),
+                "obs_dtype": np.uint8 if as_bytes else np.float32}
     raise UnsupportedEnvError(
         f"observation space {obs_space} is not supported: a2c-cli needs a flat Box (vectors) "
         "or a 3-d Box (images, (H, W, C) or (C, H, W)); wrap other envs, e.g. with "

@@ -67,7 +67,7 @@ def build_trainer(cfg: Config, run_dir: Path, config_dict: Dict[str, Any], conso
             checkpointer.restore(resume)
         buffer = RolloutBuffer(cfg.algo.n_steps, cfg.num_envs, spaces.obs_shape,
                                () if spaces.discrete else (spaces.action_dim,), spaces.discrete,
-                               device, image=spaces.image)
+                               device, obs_dtype=spaces.obs_dtype)
         collector = Collector(envs, agent, buffer, reward_scaler,
                               train_env_seed(cfg.seed, state.global_step),
                               game_scores=cfg.env.atari)

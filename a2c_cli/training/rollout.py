@@ -47,19 +47,19 @@ class RolloutBuffer:
 
     def __init__(self, n_steps: int, num_envs: int, obs_shape: Union[int, Tuple[int, ...]],
                  action_shape: Tuple[int, ...], discrete: bool, device: torch.device,
-                 image: bool = False) -> None:
-        """``obs_shape``: one env's observation shape (an int for vectors); ``image``:
-        observations are pixels, kept as uint8 (a quarter of float32's memory)."""
+                 obs_dtype: type = np.float32) -> None:
+        """``obs_shape``: one env's observation shape (an int for vectors); ``obs_dtype``:
+        np.float32, or np.uint8 for byte pixels (a quarter of float32's memory)."""
         self.device = device
         self.on_device = device.type != "cpu"
         pin = device.type == "cuda"
         action_dtype = torch.long if discrete else torch.float32
         single = (obs_shape,) if isinstance(obs_shape, int) else tuple(obs_shape)
-        obs_dtype = torch.uint8 if image else torch.float32
+        obs_torch_dtype = torch.from_numpy(np.zeros(0, obs_dtype)).dtype
         obs_shape = (n_steps, num_envs, *single)
         action_shape = (n_steps, num_envs, *action_shape)
         # Host tensors; the NumPy arrays below are views of the same memory.
-        self._host_obs = torch.zeros(obs_shape, dtype=obs_dtype, pin_memory=pin)
+        self._host_obs = torch.zeros(obs_shape, dtype=obs_torch_dtype, pin_memory=pin)
         self._host_actions = torch.zeros(action_shape, dtype=action_dtype, pin_memory=pin)
         #: rewards, terminated, done, final_values: one array so one copy moves them.
         self._host_scalars = torch.zeros((4, n_steps, num_envs), dtype=torch.float32,
@@ -68,7 +68,7 @@ class RolloutBuffer:
         self.actions = self._host_actions.numpy()
         self.rewards, self.terminated, self.done, self.final_values = self._host_scalars.numpy()
         if self.on_device:
-            self.device_obs = torch.zeros(obs_shape, dtype=obs_dtype, device=device)
+            self.device_obs = torch.zeros(obs_shape, dtype=obs_torch_dtype, device=device)
             self.device_actions = torch.zeros(action_shape, dtype=action_dtype, device=device)
             self.device_scalars = torch.zeros((4, n_steps, num_envs), device=device)
 
