@@ -83,6 +83,14 @@ def test_device_cuda_without_gpu(tmp_path, subprocess_env):
     assert proc.returncode == 2 and "device='cuda'" in proc.stderr
 
 
+def test_two_hydra_modes_one_line(tmp_path, subprocess_env):
+    proc = a2c_train(["-m", "env=cartpole", f"hydra.sweep.dir={tmp_path / 's'}", "--info"],
+                     subprocess_env, check=False)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    assert proc.stderr.strip().startswith("a2c-train: error: Only one of --run")
+    assert not (tmp_path / "s").exists()
+
+
 def test_debug_shows_the_traceback(tmp_path, subprocess_env):
     proc = a2c_train(["env=cartpole", "algo.gamma=2", "debug=true",
                       f"hydra.run.dir={tmp_path / 'r'}"], subprocess_env, check=False)

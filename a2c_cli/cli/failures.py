@@ -63,6 +63,9 @@ def describe(exc: BaseException) -> Optional[Tuple[str, int]]:
         GymError = ()  # type: ignore[assignment,misc]
     if GymError and isinstance(exc, GymError):
         return _first_line(str(exc)), EXIT_BAD_INPUT
+    if isinstance(exc, ValueError) and str(exc).startswith("Only one of --run"):
+        return (f"{_first_line(str(exc))}: give one of them (e.g. a2c-train -m ... or "
+                "a2c-train --info ...)"), EXIT_BAD_INPUT
     if isinstance(exc, TrainingDiverged):
         return str(exc), EXIT_DIVERGED
     if type(exc).__name__ in LOST_WORKER_ERRORS:
