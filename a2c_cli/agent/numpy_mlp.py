@@ -40,6 +40,8 @@ class _Linear:
         assert m.weight.grad is not None and m.bias.grad is not None
         self.gw, self.gb = m.weight.grad.numpy(), m.bias.grad.numpy()
         self.x: Optional[np.ndarray] = None
+        #: False for a layer that reads the observations: nothing needs d(loss)/d(input).
+        self.input_grad = True
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         self.x = x
@@ -48,7 +50,7 @@ class _Linear:
     def backward(self, dy: np.ndarray) -> np.ndarray:
         np.matmul(dy.T, self.x, out=self.gw)
         np.add.reduce(dy, axis=0, out=self.gb)
-        return dy @ self.w
+        return dy @ self.w if self.input_grad else dy
 
 
 def _row_sum(x: np.ndarray) -> np.ndarray:
@@ -141,6 +143,10 @@ class NumpyActorCritic:
         self.trunk = _layers(network.trunk)
         self.actor = _layers(network.actor_body) + [_Linear(network.policy_out)]
         self.critic = _layers(network.critic_body) + [_Linear(network.value_out)]
+        for path in ([self.trunk] if self.trunk else [self.actor, self.critic]):
+            first = path[0]
+            assert isinstance(first, _Linear)
+            first.input_grad = False
         self.log_std: Optional[np.ndarray] = None
         if not self.discrete:
             assert network.log_std.grad is not None
@@ -166,8 +172,10 @@ class NumpyActorCritic:
     def backward(self, d_params: np.ndarray, d_values: np.ndarray) -> None:
         """Write the gradients of the loss into the torch parameters' ``.grad``, given its
         gradients with respect to the outputs of the last :meth:`forward`."""
-        dh = _backward(self.actor, d_params) + _backward(self.critic, d_values[:, None])
-        _backward(self.trunk, dh)
+        d_actor = _backward(self.actor, d_params)
+        d_critic = _backward(self.critic, d_values[:, None])
+        if self.trunk:
+            _backward(self.trunk, d_actor + d_critic)
 
     def log_prob_entropy_grads(self, params: np.ndarray, actions: np.ndarray,
                                weights: np.ndarray, ent_weight: float

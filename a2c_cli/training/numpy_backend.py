@@ -9,6 +9,8 @@ backends, and tests check every gradient, statistic and optimizer step against a
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 
@@ -77,9 +79,9 @@ class NumpyBackend:
         log_prob, entropy, d_dist = net.log_prob_entropy_grads(
             dist_params[:batch], actions, advantages / batch, algo.ent_coef / batch)
         errors = values - returns
-        policy_loss = float(-(advantages * log_prob).mean())
-        value_loss = float((errors * errors).mean())
-        entropy_mean = float(entropy.mean())
+        policy_loss = -float(np.dot(advantages, log_prob)) / batch
+        value_loss = float(np.dot(errors, errors)) / batch
+        entropy_mean = float(np.add.reduce(entropy)) / batch
 
         d_dist_all = np.zeros_like(dist_params)
         d_dist_all[:batch] = d_dist
@@ -88,14 +90,23 @@ class NumpyBackend:
         net.backward(d_dist_all, d_values)  # writes every parameter's .grad
         grad = self.flat_grad
         grad_norm = float(np.sqrt(np.dot(grad, grad)))
-        check_finite(np.isfinite([policy_loss, value_loss, entropy_mean, grad_norm]))
+        if not math.isfinite(policy_loss + value_loss + entropy_mean + grad_norm):
+            check_finite(np.isfinite([policy_loss, value_loss, entropy_mean, grad_norm]))
         grad *= min(algo.max_grad_norm / (grad_norm + 1e-6), 1.0)
         if self._numpy_step:
             numpy_step(self.optimizer)
         else:
             self.optimizer.step()
 
-        var_returns = returns.var(ddof=1) if batch > 1 else 0.0
-        explained_var = 1.0 - errors.var(ddof=1) / var_returns if var_returns > 0 else 0.0
-        return UpdateStats(policy_loss, value_loss, entropy_mean, float(explained_var),
-                           grad_norm, fallback)
+        var_returns = _sample_variance(returns)
+        explained_var = 1.0 - _sample_variance(errors) / var_returns if var_returns > 0 else 0.0
+        return UpdateStats(policy_loss, value_loss, entropy_mean, explained_var, grad_norm,
+                           fallback)
+
+
+def _sample_variance(x: np.ndarray) -> float:
+    """``x.var(ddof=1)`` (0 for one element) without ndarray.var's Python-level overhead."""
+    if len(x) < 2:
+        return 0.0
+    centred = x - np.add.reduce(x) / len(x)
+    return float(np.dot(centred, centred)) / (len(x) - 1)

@@ -98,8 +98,9 @@ def numpy_step(optimizer: torch.optim.Optimizer) -> None:
             if adam:
                 state = _state(optimizer, p, ("exp_avg", "exp_avg_sq"))
                 beta1, beta2 = group["betas"]
-                state["step"] += 1
-                step = float(state["step"])
+                step_count = state["step"].numpy()  # a view: no torch op per update
+                step_count += 1
+                step = float(step_count)
                 exp_avg, exp_avg_sq = state["exp_avg"].numpy(), state["exp_avg_sq"].numpy()
                 exp_avg += (1 - beta1) * (grad - exp_avg)  # lerp
                 exp_avg_sq *= beta2
@@ -109,7 +110,8 @@ def numpy_step(optimizer: torch.optim.Optimizer) -> None:
             else:
                 state = _state(optimizer, p, ("square_avg",))
                 alpha = group["alpha"]
-                state["step"] += 1
+                step_count = state["step"].numpy()
+                step_count += 1
                 square_avg = state["square_avg"].numpy()
                 square_avg *= alpha
                 square_avg += (1 - alpha) * grad * grad
