@@ -73,6 +73,9 @@ class NetworkConfig:
     ortho_init: bool = True
     #: Initial log standard deviation of the Gaussian policy (continuous actions only).
     log_std_init: float = 0.0
+    #: Floor on that log std (None: no floor): sampling, log-probabilities and entropy use
+    #: exp(max(log_std, log_std_min)), so exploration cannot die out.
+    log_std_min: Optional[float] = None
 
 
 @dataclass

@@ -81,6 +81,7 @@ def validate(cfg: Config) -> None:
     for key, sizes in (("network.shared", n.shared), ("network.actor", n.actor),
                        ("network.critic", n.critic)):
         _check(all(s >= 1 for s in sizes), key, list(sizes), "layer sizes must be >= 1")
+    check_log_std_floor(n)
     _at_least("eval.every_steps", e.every_steps, 0)
     _at_least("eval.episodes", e.episodes, 1)
     _at_least("eval.final_episodes", e.final_episodes, 0)
@@ -131,6 +132,22 @@ def numpy_unsupported_reason(net: NetworkConfig) -> str | None:
 
 #: The smallest frame nature_cnn's three convolutions (8/4, 4/2, 3/1) can read.
 NATURE_CNN_MIN_SIZE = 36
+
+
+def check_log_std_floor(network: NetworkConfig) -> None:
+    """network.log_std_min: finite, and not above log_std_init (a log std that starts under
+    the floor gets no gradient and would never move)."""
+    floor = network.log_std_min
+    if floor is None:
+        return
+    where = f"network.log_std_min={floor!r} is invalid"
+    if not math.isfinite(floor):
+        raise ConfigError(f"{where}: give a finite number (e.g. -1.6 for a std of 0.2), or "
+                          "null for no floor.")
+    if network.log_std_init < floor:
+        raise ConfigError(f"{where}: it is above network.log_std_init="
+                          f"{network.log_std_init!r}, and a log std that starts under the "
+                          "floor gets no gradient; lower log_std_min or raise log_std_init.")
 
 
 def check_observations(cfg: Config, spaces: EnvSpaces) -> None:
@@ -198,6 +215,10 @@ def check_environment(cfg: Config) -> None:
         raise ConfigError(f"network.log_std_init={cfg.network.log_std_init!r} is invalid: "
                           f"{cfg.env.id} has discrete actions; log_std_init only applies to "
                           "continuous (Box) actions.")
+    if spaces.discrete and cfg.network.log_std_min is not None:
+        raise ConfigError(f"network.log_std_min={cfg.network.log_std_min!r} is invalid: "
+                          f"{cfg.env.id} has discrete actions; log_std_min only applies to "
+                          "continuous (Box) actions (drop it with ~network.log_std_min).")
     if cfg.video.enabled:
         from a2c_cli.outputs.video import require_video
 

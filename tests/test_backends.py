@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+from a2c_cli.agent.distributions import DiagGaussian
 from a2c_cli.agent.networks import ActorCritic, flatten_parameters
 from a2c_cli.agent.numpy_mlp import NumpyActorCritic
 from a2c_cli.config import AlgoConfig, Config, EnvConfig, NetworkConfig
@@ -37,13 +38,18 @@ def spaces(discrete: bool) -> EnvSpaces:
     return EnvSpaces(OBS, False, 2, -np.ones(2, np.float32), np.ones(2, np.float32))
 
 
-def backend(discrete: bool, net_cfg: NetworkConfig, kind: str, algo: AlgoConfig):
-    """A backend of ``kind`` on the same initial weights."""
+def backend(discrete: bool, net_cfg: NetworkConfig, kind: str, algo: AlgoConfig,
+            floor_between_log_stds: bool = False):
+    """A backend of ``kind`` on the same initial weights (``floor_between_log_stds``: a
+    log-std floor between the two action dimensions' log stds)."""
     torch.manual_seed(0)
     net = ActorCritic(spaces(discrete), net_cfg)
     with torch.no_grad():  # move the near-zero head init so every gradient is exercised
         for p in net.parameters():
             p.add_(0.1 * torch.randn_like(p))
+    if floor_between_log_stds:
+        assert isinstance(net.dist, DiagGaussian)
+        net.dist.log_std_min = float(net.log_std.detach().mean())
     optimizer = make_optimizer([flatten_parameters(net)], algo)
     if kind == "numpy":
         return NumpyBackend(net, optimizer, algo)
@@ -84,6 +90,47 @@ def test_gradients_and_statistics_match_autograd(discrete, name, max_grad_norm):
                                                                 abs=1e-6), stat
     assert grad_t.abs().max() > 0
     torch.testing.assert_close(grad_n, grad_t, rtol=1e-4, atol=1e-6)
+
+
+def test_log_std_floor_matches_autograd():
+    """network.log_std_min: the NumPy twin floors the log std as torch's clamp does, with a
+    zero gradient for the dimension below the floor and the usual one above it."""
+    algo = AlgoConfig(lr=0.0, ent_coef=0.03, vf_coef=0.7, gae_lambda=0.9, max_grad_norm=100.0)
+    buf = rollout(False)
+    last_obs = np.random.default_rng(2).normal(size=(N, OBS)).astype("f4")
+    grads = {}
+    for kind in ("torch", "numpy"):
+        b = backend(False, NETWORKS["separate-tanh"], kind, algo, floor_between_log_stds=True)
+        network = b.net if kind == "numpy" else None
+        stats = b.update(buf, last_obs)
+        grads[kind] = (stats, b.optimizer.param_groups[0]["params"][0].grad.clone())
+        if network is not None:
+            below = network.log_std < network.log_std_min
+            assert below.sum() == 1  # one dimension on each side of the floor
+            assert network.g_log_std[below] == 0 and network.g_log_std[~below] != 0
+    (stats_t, grad_t), (stats_n, grad_n) = grads["torch"], grads["numpy"]
+    for stat, value_t in stats_t._asdict().items():
+        assert float(getattr(stats_n, stat)) == pytest.approx(float(value_t), rel=1e-4,
+                                                                abs=1e-6), stat
+    torch.testing.assert_close(grad_n, grad_t, rtol=1e-4, atol=1e-6)
+
+
+def test_log_std_floor_sets_the_sampling_std():
+    """Below the floor the policy samples with std exp(log_std_min), on both samplers."""
+    torch.manual_seed(0)
+    np.random.seed(0)
+    net = ActorCritic(spaces(False), NetworkConfig(log_std_init=-5.0, log_std_min=-1.0))
+    with torch.no_grad():
+        net.log_std[1] = 0.0  # above the floor: its own std
+    flatten_parameters(net)
+    obs = np.zeros((20_000, OBS), np.float32)
+    with torch.no_grad():
+        mean = net(torch.from_numpy(obs[:1]))[0].numpy()
+        torch_samples = net.act(torch.from_numpy(obs)).numpy()
+    numpy_samples = NumpyActorCritic(net).act(obs)
+    for samples in (torch_samples, numpy_samples):
+        np.testing.assert_allclose((samples - mean).std(axis=0), [np.exp(-1.0), 1.0],
+                                   rtol=0.03)
 
 
 def test_compiled_update_equals_eager():

@@ -150,3 +150,28 @@ def test_benchmark_suite_composes_every_task_with_a_reference():
             "LunarLander"), (task, config.total_timesteps)  # LunarLander: held to solving
         tasks.add(task)
     assert len(tasks) == len(envs)
+
+
+@pytest.mark.parametrize("overrides, says", [
+    (["env=cartpole", "network.log_std_min=-1.0"], "has discrete actions"),
+    (["env=pendulum", "network.log_std_min=nan"], "give a finite number"),
+    (["env=pendulum", "network.log_std_min=0.0"], "above network.log_std_init=-1.0"),
+])
+def test_log_std_floor_is_checked(overrides, says):
+    from a2c_cli.validation import check_environment
+
+    config = to_config(compose_config(overrides))
+    with pytest.raises(ConfigError) as info:
+        validate(config)
+        check_environment(config)
+    message = str(info.value)
+    assert message.startswith("network.log_std_min=") and says in message, message
+
+
+def test_log_std_floor_accepted_and_built():
+    from a2c_cli.validation import check_environment
+
+    config = to_config(compose_config(["env=pendulum", "network.log_std_min=-1.5"]))
+    validate(config)
+    check_environment(config)
+    assert config.network.log_std_min == -1.5

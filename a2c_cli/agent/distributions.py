@@ -8,7 +8,7 @@ environment step, which costs more than the small network itself.
 from __future__ import annotations
 
 import math
-from typing import Protocol, Tuple
+from typing import Optional, Protocol, Tuple
 
 import torch
 from torch import Tensor
@@ -45,23 +45,30 @@ class Categorical:
 
 
 class DiagGaussian:
-    """Continuous actions; ``params`` are means (batch, d), with a state-independent log-std.
+    """Continuous actions; ``params`` are means (batch, d), with a state-independent log-std,
+    floored at ``log_std_min`` when one is given (below the floor its gradient is 0).
 
     Samples are unclipped: the log-probability is that of the sample itself; only the
     copy sent to the environment is clipped to the action bounds.
     """
 
-    def __init__(self, log_std: Tensor) -> None:
-        self.log_std = log_std
+    def __init__(self, log_std: Tensor, log_std_min: Optional[float] = None) -> None:
+        self.log_std, self.log_std_min = log_std, log_std_min
+
+    def effective_log_std(self) -> Tensor:
+        if self.log_std_min is None:
+            return self.log_std
+        return self.log_std.clamp(min=self.log_std_min)
 
     def sample(self, mean: Tensor) -> Tensor:
-        return mean + self.log_std.exp() * torch.randn_like(mean)
+        return mean + self.effective_log_std().exp() * torch.randn_like(mean)
 
     def mode(self, mean: Tensor) -> Tensor:
         return mean
 
     def log_prob_entropy(self, mean: Tensor, actions: Tensor) -> Tuple[Tensor, Tensor]:
-        z = (actions - mean) * torch.exp(-self.log_std)
-        log_prob = (-0.5 * z.pow(2) - self.log_std - _HALF_LOG_2PI).sum(-1)
-        entropy = (0.5 + _HALF_LOG_2PI + self.log_std).sum(-1).expand(mean.shape[0])
+        log_std = self.effective_log_std()
+        z = (actions - mean) * torch.exp(-log_std)
+        log_prob = (-0.5 * z.pow(2) - log_std - _HALF_LOG_2PI).sum(-1)
+        entropy = (0.5 + _HALF_LOG_2PI + log_std).sum(-1).expand(mean.shape[0])
         return log_prob, entropy

@@ -72,7 +72,7 @@ class ActorCritic(nn.Module):
         else:
             self.log_std = nn.Parameter(
                 torch.full((spaces.action_dim,), float(cfg.log_std_init), dtype=torch.float32))
-            self.dist = DiagGaussian(self.log_std)
+            self.dist = DiagGaussian(self.log_std, cfg.log_std_min)
 
     def forward(self, obs: Tensor) -> Tuple[Tensor, Tensor]:
         """Distribution parameters (batch, action_dim) and values (batch,)."""

@@ -20,6 +20,7 @@ from typing import List, Optional, Protocol, Tuple
 import numpy as np
 from torch import nn
 
+from a2c_cli.agent.distributions import DiagGaussian
 from a2c_cli.agent.networks import ActorCritic
 from a2c_cli.config import NUMPY_ACTIVATIONS  # noqa: F401 - what _Activation covers
 
@@ -148,10 +149,13 @@ class NumpyActorCritic:
             assert isinstance(first, _Linear)
             first.input_grad = False
         self.log_std: Optional[np.ndarray] = None
+        self.log_std_min: Optional[float] = None
         if not self.discrete:
             assert network.log_std.grad is not None
             self.log_std = network.log_std.detach().numpy()
             self.g_log_std = network.log_std.grad.numpy()
+            assert isinstance(network.dist, DiagGaussian)
+            self.log_std_min = network.dist.log_std_min
 
     def act(self, obs: np.ndarray) -> np.ndarray:
         """Sampled actions (unclipped), drawing from NumPy's global RNG: Gumbel-max for
@@ -160,9 +164,15 @@ class NumpyActorCritic:
         if self.discrete:
             return np.argmax(params - np.log(np.random.standard_exponential(params.shape)),
                              axis=1)
-        assert self.log_std is not None
         noise = np.random.standard_normal(params.shape).astype(np.float32)
-        return params + np.exp(self.log_std) * noise
+        return params + np.exp(self._effective_log_std()) * noise
+
+    def _effective_log_std(self) -> np.ndarray:
+        """The log std the policy uses: floored at ``log_std_min`` when there is one."""
+        assert self.log_std is not None
+        if self.log_std_min is None:
+            return self.log_std
+        return np.maximum(self.log_std, np.float32(self.log_std_min))
 
     def forward(self, obs: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
         """Distribution parameters and values, caching what :meth:`backward` needs."""
@@ -192,13 +202,14 @@ class NumpyActorCritic:
             grad = p * (weights[:, None] + ent_weight * (log_p + entropy[:, None]))
             grad[rows, actions] -= weights
             return log_p[rows, actions], entropy, grad
-        assert self.log_std is not None
-        inv_std = np.exp(-self.log_std)
+        log_std = self._effective_log_std()
+        inv_std = np.exp(-log_std)
         z = (actions - params) * inv_std
-        log_prob = (-0.5 * z * z - self.log_std - _HALF_LOG_2PI).sum(axis=1)
-        entropy = np.full(len(actions), (0.5 + _HALF_LOG_2PI + self.log_std).sum(),
-                          np.float32)
+        log_prob = (-0.5 * z * z - log_std - _HALF_LOG_2PI).sum(axis=1)
+        entropy = np.full(len(actions), (0.5 + _HALF_LOG_2PI + log_std).sum(), np.float32)
         grad = -weights[:, None] * z * inv_std
         self.g_log_std[:] = -(weights[:, None] * (z * z - 1.0)).sum(axis=0) \
             - ent_weight * len(actions)
+        if self.log_std_min is not None:  # clamp's gradient, as torch's: 0 below the floor
+            self.g_log_std[self.log_std < self.log_std_min] = 0.0
         return log_prob, entropy, grad
