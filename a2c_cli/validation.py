@@ -211,14 +211,13 @@ def check_environment(cfg: Config) -> None:
         raise ConfigError(f"env.kwargs={dict(cfg.env.kwargs)!r} is invalid for {cfg.env.id}: "
                           f"{exc} (drop a key with ~env.kwargs.<key>).") from exc
     check_observations(cfg, spaces)
-    if spaces.discrete and cfg.network.log_std_init != 0.0:
-        raise ConfigError(f"network.log_std_init={cfg.network.log_std_init!r} is invalid: "
-                          f"{cfg.env.id} has discrete actions; log_std_init only applies to "
-                          "continuous (Box) actions.")
-    if spaces.discrete and cfg.network.log_std_min is not None:
-        raise ConfigError(f"network.log_std_min={cfg.network.log_std_min!r} is invalid: "
-                          f"{cfg.env.id} has discrete actions; log_std_min only applies to "
-                          "continuous (Box) actions (drop it with ~network.log_std_min).")
+    # Continuous-only options, with their defaults: anything else is refused for discrete.
+    for key, value, default in (("log_std_init", cfg.network.log_std_init, 0.0),
+                                ("log_std_min", cfg.network.log_std_min, None)):
+        if spaces.discrete and value != default:
+            raise ConfigError(f"network.{key}={value!r} is invalid: {cfg.env.id} has discrete "
+                              f"actions; {key} only applies to continuous (Box) actions (drop "
+                              f"it with ~network.{key}).")
     if cfg.video.enabled:
         from a2c_cli.outputs.video import require_video
 

@@ -95,11 +95,11 @@ def numpy_step(optimizer: torch.optim.Optimizer) -> None:
             if p.grad is None:
                 continue
             param, grad = p.detach().numpy(), p.grad.numpy()
+            state = _state(optimizer, p, ("exp_avg", "exp_avg_sq") if adam else ("square_avg",))
+            step_count = state["step"].numpy()  # a view: no torch op per update
+            step_count += 1
             if adam:
-                state = _state(optimizer, p, ("exp_avg", "exp_avg_sq"))
                 beta1, beta2 = group["betas"]
-                step_count = state["step"].numpy()  # a view: no torch op per update
-                step_count += 1
                 step = float(step_count)
                 exp_avg, exp_avg_sq = state["exp_avg"].numpy(), state["exp_avg_sq"].numpy()
                 exp_avg += (1 - beta1) * (grad - exp_avg)  # lerp
@@ -108,10 +108,7 @@ def numpy_step(optimizer: torch.optim.Optimizer) -> None:
                 denom = np.sqrt(exp_avg_sq) / math.sqrt(1 - beta2 ** step) + eps
                 param -= (lr / (1 - beta1 ** step)) * exp_avg / denom
             else:
-                state = _state(optimizer, p, ("square_avg",))
                 alpha = group["alpha"]
-                step_count = state["step"].numpy()
-                step_count += 1
                 square_avg = state["square_avg"].numpy()
                 square_avg *= alpha
                 square_avg += (1 - alpha) * grad * grad
