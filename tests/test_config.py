@@ -169,9 +169,13 @@ def test_log_std_floor_is_checked(overrides, says):
 
 
 def test_log_std_floor_accepted_and_built():
+    from a2c_cli.agent.distributions import DiagGaussian
+    from a2c_cli.agent.networks import ActorCritic
+    from a2c_cli.envs.factory import probe_spaces
     from a2c_cli.validation import check_environment
 
     config = to_config(compose_config(["env=pendulum", "network.log_std_min=-1.5"]))
     validate(config)
     check_environment(config)
-    assert config.network.log_std_min == -1.5
+    net = ActorCritic(probe_spaces(config.env), config.network)
+    assert isinstance(net.dist, DiagGaussian) and net.dist.log_std_min == -1.5
