@@ -100,6 +100,9 @@ class AlgoConfig:
     #: Divide rewards by the running std of the discounted return (as SB3's VecNormalize).
     scale_reward: bool = False
     reward_clip: float = 10.0
+    #: Evaluate, record and save an exponential moving average of the weights with this
+    #: decay (0 = off: the online weights); training always steps the online weights.
+    ema_decay: float = 0.0
 
 
 @dataclass

@@ -67,6 +67,8 @@ def validate(cfg: Config) -> None:
     _positive("algo.reward_clip", a.reward_clip)
     _in_range("algo.vf_coef", a.vf_coef, lambda x: x >= 0, "must be >= 0")
     _in_range("algo.ent_coef", a.ent_coef, lambda x: x >= 0, "must be >= 0")
+    _in_range("algo.ema_decay", a.ema_decay, lambda x: 0 <= x < 1,
+              "must be in [0, 1) (0 turns weight averaging off; e.g. 0.999)")
     _choice("algo.lr_schedule", a.lr_schedule, LR_SCHEDULES)
     _choice("algo.optimizer", a.optimizer, OPTIMIZERS)
     batch = cfg.num_envs * a.n_steps

@@ -89,6 +89,8 @@ def test_unknown_group_option_fails_at_compose_time():
     ("algo.lr_schedule=cosine", "algo.lr_schedule"),
     ("algo.optimizer=sgd", "algo.optimizer"),
     ("algo.max_grad_norm=0", "algo.max_grad_norm"),
+    ("algo.ema_decay=1", "algo.ema_decay"),
+    ("algo.ema_decay=-0.5", "algo.ema_decay"),
     ("total_timesteps=10", "total_timesteps"),
     ("network.activation=swish", "network.activation"),
     ("network.dropout=1.0", "network.dropout"),

@@ -29,6 +29,7 @@ BAD_INPUTS = [
     ("algo.max_grad_norm=0", "algo.max_grad_norm"),
     ("algo.vf_coef=-1", "algo.vf_coef"),
     ("algo.ent_coef=-0.1", "algo.ent_coef"),
+    ("algo.ema_decay=1.0", "algo.ema_decay=1.0"),
     ("algo.optimizer=sgd", "algo.optimizer"),
     ("algo.lr_schedule=cosine", "algo.lr_schedule"),
     ("algo.lrr=1e-3", "algo.lrr"),

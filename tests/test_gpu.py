@@ -82,3 +82,18 @@ def test_graph_backend_trains_without_capturing_again(tmp_path, overrides):
     halves = 2 if overrides else 1
     assert metrics["status"] == "completed" and metrics["device"] == "cuda"
     assert backend.captures == config.algo.n_steps * halves + 1
+
+
+def test_weight_average_on_the_graph_backend(tmp_path, subprocess_env):
+    """algo.ema_decay with CUDA graphs: the average is swapped into the captured graphs'
+    memory for evaluation and saved next to the online weights."""
+    from a2c_cli.training.weight_average import ONLINE_KEY, UPDATES_KEY
+
+    run_dir = tmp_path / "ema"
+    a2c_train(["env=cartpole", "device=cuda", "backend=graph", "algo.ema_decay=0.99",
+               "total_timesteps=20000", "eval.every_steps=10000", "eval.final_episodes=5",
+               f"hydra.run.dir={run_dir}"], subprocess_env)
+    ckpt = torch.load(run_dir / "checkpoints" / "final.pt", weights_only=True, map_location="cpu")
+    batch = ckpt["config"]["num_envs"] * ckpt["config"]["algo"]["n_steps"]
+    assert ckpt[UPDATES_KEY] == 20000 // batch
+    assert any(not torch.equal(ckpt["model"][k], ckpt[ONLINE_KEY][k]) for k in ckpt["model"])

@@ -33,6 +33,7 @@ from a2c_cli.training.runtime import (
 )
 from a2c_cli.training.seeds import eval_env_seed, train_env_seed
 from a2c_cli.training.train_state import Checkpointer, TrainState
+from a2c_cli.training.weight_average import WeightAverage
 from a2c_cli.validation import resolve_device
 
 
@@ -53,7 +54,9 @@ def build_trainer(cfg: Config, run_dir: Path, config_dict: Dict[str, Any], conso
     try:
         spaces = describe_spaces(envs.single_observation_space, envs.single_action_space)
         network = ActorCritic(spaces, cfg.network).to(device)
-        optimizer = make_optimizer([flatten_parameters(network)], cfg.algo)
+        flat = flatten_parameters(network)
+        optimizer = make_optimizer([flat], cfg.algo)
+        weights = WeightAverage(network, flat, cfg.algo.ema_decay)
         backend = make_backend(backend_name, cfg, network, optimizer, device)
         agent = Agent(network, ObsNormalizer.for_spaces(spaces, cfg.algo.normalize_obs,
                                                         cfg.algo.obs_clip),
@@ -62,7 +65,7 @@ def build_trainer(cfg: Config, run_dir: Path, config_dict: Dict[str, Any], conso
                                      cfg.algo.reward_clip)
         state = TrainState()
         checkpointer = Checkpointer(run_dir / "checkpoints", state, agent, optimizer,
-                                    reward_scaler, config_dict)
+                                    reward_scaler, weights, config_dict)
         if resume is not None:
             checkpointer.restore(resume)
         buffer = RolloutBuffer(cfg.algo.n_steps, cfg.num_envs, spaces.obs_shape,
@@ -87,10 +90,10 @@ def build_trainer(cfg: Config, run_dir: Path, config_dict: Dict[str, Any], conso
 
     return Trainer(
         cfg=cfg, run_dir=run_dir, agent=agent, envs=envs, eval_envs=eval_envs, buffer=buffer,
-        collector=collector, learner=A2C(backend, optimizer, cfg.algo), state=state,
-        checkpointer=checkpointer,
-        evaluator=Evaluator(agent, eval_envs, cfg.eval, eval_env_seed(cfg.seed), target,
-                            state, save_best),
+        collector=collector, learner=A2C(backend, optimizer, cfg.algo), weights=weights,
+        state=state, checkpointer=checkpointer,
+        evaluator=Evaluator(agent, weights, eval_envs, cfg.eval, eval_env_seed(cfg.seed),
+                            target, state, save_best),
         logger=RunLogger(tb, console, config_dict, str(run_dir)),
         videos=VideoRecorder(agent, cfg.env, cfg.video, cfg.eval.deterministic, run_dir, tb)
         if cfg.video.enabled else None,

@@ -12,22 +12,25 @@ from a2c_cli.agent.agent import Agent
 from a2c_cli.config import EvalConfig
 from a2c_cli.training.evaluation import EvalResult, evaluate
 from a2c_cli.training.train_state import TrainState
+from a2c_cli.training.weight_average import WeightAverage
 
 log = logging.getLogger("a2c_cli")
 
 
 class Evaluator:
-    """Evaluates ``agent`` on its own envs, always from the same seed, so successive
-    evaluations differ only by the policy."""
+    """Evaluates ``agent`` (with the averaged weights, when ``algo.ema_decay`` is on) on its
+    own envs, always from the same seed, so successive evaluations differ only by the
+    policy."""
 
-    def __init__(self, agent: Agent, envs: gym.vector.VectorEnv, cfg: EvalConfig, seed: int,
-                 target: Optional[float], state: TrainState,
+    def __init__(self, agent: Agent, weights: WeightAverage, envs: gym.vector.VectorEnv,
+                 cfg: EvalConfig, seed: int, target: Optional[float], state: TrainState,
                  on_new_best: Callable[[], None]) -> None:
-        self.agent, self.envs, self.cfg, self.seed = agent, envs, cfg, seed
+        self.agent, self.weights, self.envs, self.cfg, self.seed = agent, weights, envs, cfg, seed
         self.target, self.state, self.on_new_best = target, state, on_new_best
 
     def evaluate(self, episodes: int) -> EvalResult:
-        return evaluate(self.agent, self.envs, episodes, self.seed, self.cfg.deterministic)
+        with self.weights.applied():
+            return evaluate(self.agent, self.envs, episodes, self.seed, self.cfg.deterministic)
 
     def periodic(self) -> EvalResult:
         """``eval.episodes`` episodes; a new best calls ``on_new_best`` (best.pt), and the

@@ -28,6 +28,7 @@ from a2c_cli.training.rollout import RolloutBuffer
 from a2c_cli.training.schedule import AtSteps, Every
 from a2c_cli.training.seeds import video_seed
 from a2c_cli.training.train_state import Checkpointer, TrainState
+from a2c_cli.training.weight_average import WeightAverage
 
 log = logging.getLogger("a2c_cli")
 
@@ -42,6 +43,7 @@ class Trainer:
     buffer: RolloutBuffer
     collector: Collector
     learner: A2C
+    weights: WeightAverage
     state: TrainState
     checkpointer: Checkpointer
     evaluator: Evaluator
@@ -74,6 +76,7 @@ class Trainer:
         for update in range(s.global_step // batch, num_updates):
             last_obs, finished = self.collector.collect(s.global_step)
             stats.add(self.learner.update(self.buffer, last_obs, update / num_updates))
+            self.weights.update()
             s.global_step += batch
             self.logger.episodes(finished.returns, finished.lengths, finished.steps)
             sps = (s.global_step - first_step) / max(s.clock.session_train_time(), 1e-9)
@@ -83,7 +86,7 @@ class Trainer:
                 with s.clock.not_training():
                     self._log_eval(self.evaluator.periodic())
             if video_due.due(s.global_step) and self.videos is not None:
-                with s.clock.not_training():
+                with s.clock.not_training(), self.weights.applied():
                     self.videos.record(s.global_step, video_seed(cfg.seed, s.global_step))
             if checkpoint_due.due(s.global_step):
                 self.checkpointer.save("last.pt")

@@ -23,6 +23,7 @@ from a2c_cli.training.checkpoint import (
     set_rng_state,
 )
 from a2c_cli.training.optim import portable_state_dict
+from a2c_cli.training.weight_average import WeightAverage
 
 CHECKPOINT_FORMAT = 1
 
@@ -74,15 +75,16 @@ class Checkpointer:
 
     def __init__(self, ckpt_dir: Path, state: TrainState, agent: Agent,
                  optimizer: torch.optim.Optimizer, reward_scaler: RewardScaler,
-                 config: Dict[str, Any]) -> None:
+                 weights: WeightAverage, config: Dict[str, Any]) -> None:
         self.ckpt_dir, self.state, self.agent = ckpt_dir, state, agent
         self.optimizer, self.reward_scaler, self.config = optimizer, reward_scaler, config
+        self.weights = weights
 
     def payload(self) -> Dict[str, Any]:
         s = self.state
         return {
             "format_version": CHECKPOINT_FORMAT,
-            "model": self.agent.network.state_dict(),
+            **self.weights.checkpoint_models(),
             "optimizer": portable_state_dict(self.optimizer),
             "obs_rms": rms_to_tensors(self.agent.obs_norm.rms),
             "reward_rms": rms_to_tensors(self.reward_scaler.rms),
@@ -95,7 +97,7 @@ class Checkpointer:
         }
 
     def restore(self, payload: Dict[str, Any]) -> None:
-        self.agent.network.load_state_dict(payload["model"])
+        self.weights.restore(payload)
         self.optimizer.load_state_dict(payload["optimizer"])
         rms_from_tensors(self.agent.obs_norm.rms, payload["obs_rms"])
         rms_from_tensors(self.reward_scaler.rms, payload["reward_rms"])
