@@ -90,3 +90,44 @@ def test_eval_bad_input(run_dir, subprocess_env, tmp_path, args, expected):
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and expected in lines[0], proc.stderr
+
+
+def test_evaluations_do_not_depend_on_earlier_episodes():
+    """BipedalWalker keeps its Box2D world across seeded resets: on reused envs the same
+    policy and seed score differently once other episodes ran. The Evaluator makes its envs
+    afresh, so a repeated evaluation (and a2c-eval) sees the very same episodes."""
+    import numpy as np
+    import torch
+
+    from a2c_cli.agent.agent import Agent
+    from a2c_cli.agent.networks import ActorCritic, flatten_parameters
+    from a2c_cli.agent.normalization import ObsNormalizer
+    from a2c_cli.config import EnvConfig, EvalConfig, NetworkConfig
+    from a2c_cli.envs.factory import make_vector_env
+    from a2c_cli.envs.spaces import describe_spaces
+    from a2c_cli.training.evaluator import Evaluator
+    from a2c_cli.training.train_state import TrainState
+    from a2c_cli.training.weight_average import WeightAverage
+
+    env_cfg = EnvConfig(id="BipedalWalker-v3", max_episode_steps=300)
+    probe = make_vector_env(env_cfg, 1, "sync")
+    spaces = describe_spaces(probe.single_observation_space, probe.single_action_space)
+    probe.close()
+    torch.manual_seed(0)
+    net = ActorCritic(spaces, NetworkConfig(log_std_init=-1.0))
+    with torch.no_grad():  # a policy that moves its legs, so episodes differ by physics
+        net.policy_out.bias.copy_(torch.tensor([0.8, -0.5, -0.8, 0.5]))
+    agent = Agent(net, ObsNormalizer.for_spaces(spaces, False), spaces, torch.device("cpu"))
+    made = []
+
+    def make_envs():
+        made.append(make_vector_env(env_cfg, 4, "sync"))
+        return made[-1]
+
+    evaluator = Evaluator(agent, WeightAverage(net, flatten_parameters(net), 0.0), make_envs,
+                          EvalConfig(), 123, None, TrainState(), lambda: None)
+    first = evaluator.evaluate(6)
+    evaluator.evaluate(10)  # other episodes in between
+    again = evaluator.evaluate(6)
+    assert len(made) == 3 and all(envs.closed for envs in made)
+    np.testing.assert_array_equal(first.returns, again.returns)

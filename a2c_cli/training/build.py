@@ -50,7 +50,6 @@ def build_trainer(cfg: Config, run_dir: Path, config_dict: Dict[str, Any], conso
         skip_dynamo_import_for_optimizers()
     seed_everything(cfg.seed)
     envs = make_vector_env(cfg.env, cfg.num_envs, cfg.vec_env, training=True)
-    eval_envs = make_vector_env(cfg.env, cfg.eval.num_envs, "sync")
     try:
         spaces = describe_spaces(envs.single_observation_space, envs.single_action_space)
         network = ActorCritic(spaces, cfg.network).to(device)
@@ -79,7 +78,6 @@ def build_trainer(cfg: Config, run_dir: Path, config_dict: Dict[str, Any], conso
         tb = TensorBoardLogger(run_dir, purge_step=state.global_step + 1 if resume else None)
     except BaseException:
         envs.close()
-        eval_envs.close()
         raise
 
     target = target_return(cfg.env)
@@ -89,11 +87,12 @@ def build_trainer(cfg: Config, run_dir: Path, config_dict: Dict[str, Any], conso
             checkpointer.save("best.pt")
 
     return Trainer(
-        cfg=cfg, run_dir=run_dir, agent=agent, envs=envs, eval_envs=eval_envs, buffer=buffer,
+        cfg=cfg, run_dir=run_dir, agent=agent, envs=envs, buffer=buffer,
         collector=collector, learner=A2C(backend, optimizer, cfg.algo), weights=weights,
         state=state, checkpointer=checkpointer,
-        evaluator=Evaluator(agent, weights, eval_envs, cfg.eval, eval_env_seed(cfg.seed),
-                            target, state, save_best),
+        evaluator=Evaluator(agent, weights,
+                            lambda: make_vector_env(cfg.env, cfg.eval.num_envs, "sync"),
+                            cfg.eval, eval_env_seed(cfg.seed), target, state, save_best),
         logger=RunLogger(tb, console, config_dict, str(run_dir)),
         videos=VideoRecorder(agent, cfg.env, cfg.video, cfg.eval.deterministic, run_dir, tb)
         if cfg.video.enabled else None,

@@ -18,19 +18,27 @@ log = logging.getLogger("a2c_cli")
 
 
 class Evaluator:
-    """Evaluates ``agent`` (with the averaged weights, when ``algo.ema_decay`` is on) on its
-    own envs, always from the same seed, so successive evaluations differ only by the
-    policy."""
+    """Evaluates ``agent`` (with the averaged weights, when ``algo.ema_decay`` is on) on
+    envs made afresh for each evaluation and reset from the same seed, so successive
+    evaluations differ only by the policy. Fresh, because a seeded reset does not clear
+    every env's history: BipedalWalker keeps its Box2D world across resets, and the same
+    policy and seed then score differently after other episodes (and in ``a2c-eval``)."""
 
-    def __init__(self, agent: Agent, weights: WeightAverage, envs: gym.vector.VectorEnv,
-                 cfg: EvalConfig, seed: int, target: Optional[float], state: TrainState,
+    def __init__(self, agent: Agent, weights: WeightAverage,
+                 make_envs: Callable[[], gym.vector.VectorEnv], cfg: EvalConfig, seed: int,
+                 target: Optional[float], state: TrainState,
                  on_new_best: Callable[[], None]) -> None:
-        self.agent, self.weights, self.envs, self.cfg, self.seed = agent, weights, envs, cfg, seed
+        self.agent, self.weights, self.make_envs = agent, weights, make_envs
+        self.cfg, self.seed = cfg, seed
         self.target, self.state, self.on_new_best = target, state, on_new_best
 
     def evaluate(self, episodes: int) -> EvalResult:
-        with self.weights.applied():
-            return evaluate(self.agent, self.envs, episodes, self.seed, self.cfg.deterministic)
+        envs = self.make_envs()
+        try:
+            with self.weights.applied():
+                return evaluate(self.agent, envs, episodes, self.seed, self.cfg.deterministic)
+        finally:
+            envs.close()
 
     def periodic(self) -> EvalResult:
         """``eval.episodes`` episodes; a new best calls ``on_new_best`` (best.pt), and the

@@ -39,7 +39,6 @@ class Trainer:
     run_dir: Path
     agent: Agent
     envs: gym.vector.VectorEnv
-    eval_envs: gym.vector.VectorEnv
     buffer: RolloutBuffer
     collector: Collector
     learner: A2C
@@ -175,4 +174,3 @@ class Trainer:
     def close(self) -> None:
         self.logger.close()
         self.envs.close()
-        self.eval_envs.close()
