@@ -161,3 +161,22 @@ def test_bad_checkpoints_give_one_line_errors(tmp_path, subprocess_env, damage):
     lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and expected in lines[0] and "Traceback" not in proc.stderr
     assert (run_dir / "metrics.json").read_text() == before  # nothing written is lost
+
+
+def test_a_checkpoint_from_before_an_option_existed_still_matches():
+    """A key missing from a checkpoint's config (an option added later) counts as its
+    default: older runs resume and a sweep's finished jobs are recognised; any other value
+    is still refused."""
+    from omegaconf import OmegaConf
+
+    from a2c_cli.cli.resume import check_same_config
+    from a2c_cli.errors import CheckpointError
+
+    from .conftest import compose_config
+
+    current = OmegaConf.to_container(compose_config(["env=cartpole"]), resolve=True)
+    older = {**current, "algo": {k: v for k, v in current["algo"].items() if k != "ema_decay"}}
+    check_same_config(older, current, Path("final.pt"))
+    changed = {**current, "algo": {**current["algo"], "ema_decay": 0.999}}
+    with pytest.raises(CheckpointError, match="algo.ema_decay is 0.0 there and 0.999 here"):
+        check_same_config(older, changed, Path("final.pt"))

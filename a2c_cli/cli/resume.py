@@ -14,7 +14,7 @@ from typing import Any, Dict, List
 
 from omegaconf import OmegaConf
 
-from a2c_cli.config import flatten_dict
+from a2c_cli.config import Config, flatten_dict
 from a2c_cli.errors import CheckpointError, ConfigError
 
 #: Keys a resumed run may change; everything else must stay as the run was started.
@@ -55,10 +55,15 @@ def resume_argv(argv: List[str]) -> List[str]:
 
 
 def check_same_config(saved: Dict[str, Any], current: Dict[str, Any], path: Path) -> None:
-    """Refuse a checkpoint written under a different config (another env, network, ...)."""
-    ignore = {*RESUME_OVERRIDABLE, "resume"}
+    """Refuse a checkpoint written under a different config (another env, network, ...).
 
+    A key the checkpoint lacks was added to a2c-cli after it was written; it counts as its
+    default (which keeps the old behaviour), so a run from an older version still resumes
+    and a sweep's finished jobs are still recognised."""
+    ignore = {*RESUME_OVERRIDABLE, "resume"}
+    defaults = flatten_dict(OmegaConf.to_container(OmegaConf.structured(Config)))
     a, b = flatten_dict(saved), flatten_dict(current)
+    a.update({key: defaults[key] for key in b.keys() - a.keys() if key in defaults})
     def priority(key: str) -> tuple[int, str]:  # the most telling difference first
         return (0 if key.startswith("env.") else 1 if key.startswith("network.") else 2, key)
 
