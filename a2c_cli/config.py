@@ -76,6 +76,11 @@ class NetworkConfig:
     #: Floor on that log std (None: no floor): sampling, log-probabilities and entropy use
     #: exp(max(log_std, log_std_min)), so exploration cannot die out.
     log_std_min: Optional[float] = None
+    #: Generalized state-dependent exploration (gSDE, Raffin et al. 2022; SB3's use_sde):
+    #: the exploration noise is the actor's last hidden features times a random matrix
+    #: drawn at the start of each rollout, so it varies smoothly with the state instead of
+    #: jittering every step; ``log_std_init`` then initialises that matrix's log stds.
+    gsde: bool = False
 
 
 @dataclass

@@ -84,6 +84,13 @@ def validate(cfg: Config) -> None:
                        ("network.critic", n.critic)):
         _check(all(s >= 1 for s in sizes), key, list(sizes), "layer sizes must be >= 1")
     check_log_std_floor(n)
+    if n.gsde:
+        _check(n.log_std_min is None, "network.log_std_min", n.log_std_min,
+               "a floor on a single log std does not apply with network.gsde=true (its "
+               "noise scales come from a matrix of log stds); drop one of the two")
+        _check(cfg.backend in ("auto", "torch"), "backend", cfg.backend,
+               "gSDE (network.gsde=true) runs on the eager torch backend; use backend=auto "
+               "or backend=torch")
     _at_least("eval.every_steps", e.every_steps, 0)
     _at_least("eval.episodes", e.episodes, 1)
     _at_least("eval.final_episodes", e.final_episodes, 0)
@@ -129,6 +136,8 @@ def numpy_unsupported_reason(net: NetworkConfig) -> str | None:
         return "has no dropout (network.dropout must be 0)"
     if net.encoder != "none":
         return f"has no image encoder (network.encoder={net.encoder}: MLPs only)"
+    if net.gsde:
+        return "has no gSDE (network.gsde)"
     return None
 
 
@@ -215,7 +224,8 @@ def check_environment(cfg: Config) -> None:
     check_observations(cfg, spaces)
     # Continuous-only options, with their defaults: anything else is refused for discrete.
     for key, value, default in (("log_std_init", cfg.network.log_std_init, 0.0),
-                                ("log_std_min", cfg.network.log_std_min, None)):
+                                ("log_std_min", cfg.network.log_std_min, None),
+                                ("gsde", cfg.network.gsde, False)):
         if spaces.discrete and value != default:
             raise ConfigError(f"network.{key}={value!r} is invalid: {cfg.env.id} has discrete "
                               f"actions; {key} only applies to continuous (Box) actions (drop "

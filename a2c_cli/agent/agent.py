@@ -112,6 +112,11 @@ class Agent:
         assert self.sampler is not None
         return self.sampler.sample(obs)
 
+    def reset_noise(self, num_envs: int) -> None:
+        """New exploration noise at the start of a rollout (gSDE's matrices; nothing for
+        noise drawn per step)."""
+        self.network.dist.reset_noise(num_envs)
+
     def begin_step(self, buffer: RolloutSlots, t: int, envs: slice) -> None:
         """Start sampling training actions for rollout step ``t`` of ``envs`` (observations
         already in ``buffer``); :meth:`end_step` returns them. Work between the two calls

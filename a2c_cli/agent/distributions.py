@@ -25,6 +25,10 @@ class ActionDistribution(Protocol):
 
     def log_prob_entropy(self, params: Tensor, actions: Tensor) -> Tuple[Tensor, Tensor]: ...
 
+    def reset_noise(self, num_envs: int) -> None:
+        """Draw new exploration noise for ``num_envs`` envs (at each rollout's start)."""
+        ...
+
 
 class Categorical:
     """Discrete actions; ``params`` are unnormalised logits of shape (batch, n)."""
@@ -42,6 +46,9 @@ class Categorical:
         log_prob = log_p.gather(-1, actions.long().unsqueeze(-1)).squeeze(-1)
         entropy = -(log_p.exp() * log_p).sum(-1)
         return log_prob, entropy
+
+    def reset_noise(self, num_envs: int) -> None:
+        """Noise is drawn per step."""
 
 
 class DiagGaussian:
@@ -71,4 +78,51 @@ class DiagGaussian:
         z = (actions - mean) * torch.exp(-log_std)
         log_prob = (-0.5 * z.pow(2) - log_std - _HALF_LOG_2PI).sum(-1)
         entropy = (0.5 + _HALF_LOG_2PI + log_std).sum(-1).expand(mean.shape[0])
+        return log_prob, entropy
+
+    def reset_noise(self, num_envs: int) -> None:
+        """Noise is drawn per step."""
+
+
+class StateDependentGaussian:
+    """gSDE: continuous actions whose exploration noise is a function of the state.
+
+    ``params`` are the means (batch, d) followed by the actor's last hidden features
+    (batch, k). A sample is ``mean + features @ W`` with ``W`` (k, d) drawn from
+    N(0, exp(log_std)^2) per env and kept until :meth:`reset_noise`; so, given ``W``, an
+    action is N(mean, features^2 @ exp(log_std)^2) distributed, which is what the
+    log-probability and entropy use. As Stable-Baselines3's StateDependentNoiseDistribution
+    (full_std, no expln, no squashing, features not learnt through the noise): the
+    variance's gradient reaches the features, the noise's does not.
+    """
+
+    EPSILON = 1e-6
+
+    def __init__(self, log_std: Tensor, action_dim: int) -> None:
+        self.log_std, self.action_dim = log_std, action_dim
+        self.reset_noise(1)
+
+    def reset_noise(self, num_envs: int) -> None:
+        """New matrices: one per env, and one for batches that are not one row per env."""
+        std = self.log_std.detach().exp()
+        self.matrix = std * torch.randn_like(std)
+        self.matrices = std * torch.randn((num_envs, *std.shape), dtype=std.dtype,
+                                          device=std.device)
+
+    def sample(self, params: Tensor) -> Tensor:
+        mean, features = params[:, :self.action_dim], params[:, self.action_dim:].detach()
+        if len(features) > 1 and len(features) == len(self.matrices):
+            return mean + torch.bmm(features.unsqueeze(1), self.matrices).squeeze(1)
+        return mean + features @ self.matrix
+
+    def mode(self, params: Tensor) -> Tensor:
+        return params[:, :self.action_dim]
+
+    def log_prob_entropy(self, params: Tensor, actions: Tensor) -> Tuple[Tensor, Tensor]:
+        mean, features = params[:, :self.action_dim], params[:, self.action_dim:]
+        variance = (features * features) @ torch.exp(2.0 * self.log_std)
+        log_std = 0.5 * torch.log(variance + self.EPSILON)
+        z = (actions - mean) * torch.exp(-log_std)
+        log_prob = (-0.5 * z.pow(2) - log_std - _HALF_LOG_2PI).sum(-1)
+        entropy = (0.5 + _HALF_LOG_2PI + log_std).sum(-1)
         return log_prob, entropy

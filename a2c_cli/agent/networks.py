@@ -9,7 +9,12 @@ from typing import List, Sequence, Tuple
 import torch
 from torch import Tensor, nn
 
-from a2c_cli.agent.distributions import ActionDistribution, Categorical, DiagGaussian
+from a2c_cli.agent.distributions import (
+    ActionDistribution,
+    Categorical,
+    DiagGaussian,
+    StateDependentGaussian,
+)
 from a2c_cli.agent.encoders import ImageEncoder
 from a2c_cli.config import NetworkConfig
 from a2c_cli.envs.spaces import EnvSpaces
@@ -43,8 +48,9 @@ def _orthogonal_(module: nn.Module, gain: float) -> None:
 class ActorCritic(nn.Module):
     """Policy and value function in one module.
 
-    ``forward`` returns the distribution parameters (logits or Gaussian means) and V(s);
-    :attr:`dist` turns parameters into samples, modes, log-probs and entropies.
+    ``forward`` returns the distribution parameters (logits, Gaussian means, or with gSDE
+    the means followed by the actor's last hidden features) and V(s); :attr:`dist` turns
+    parameters into samples, modes, log-probs and entropies.
     """
 
     def __init__(self, spaces: EnvSpaces, cfg: NetworkConfig) -> None:
@@ -67,24 +73,34 @@ class ActorCritic(nn.Module):
             _orthogonal_(self.policy_out, 0.01)
             _orthogonal_(self.value_out, 1.0)
         self.dist: ActionDistribution
+        self.gsde = cfg.gsde and not self.discrete
         if self.discrete:
             self.dist = Categorical()
+        elif self.gsde:
+            self.log_std = nn.Parameter(torch.full((actor_dim, spaces.action_dim),
+                                                   float(cfg.log_std_init), dtype=torch.float32))
+            self.dist = StateDependentGaussian(self.log_std, spaces.action_dim)
         else:
             self.log_std = nn.Parameter(
                 torch.full((spaces.action_dim,), float(cfg.log_std_init), dtype=torch.float32))
             self.dist = DiagGaussian(self.log_std, cfg.log_std_min)
 
+    def _policy_params(self, h: Tensor) -> Tensor:
+        features = self.actor_body(h)
+        params = self.policy_out(features)
+        return torch.cat([params, features], dim=-1) if self.gsde else params
+
     def forward(self, obs: Tensor) -> Tuple[Tensor, Tensor]:
-        """Distribution parameters (batch, action_dim) and values (batch,)."""
+        """Distribution parameters (batch, action_dim [+ features with gSDE]) and values
+        (batch,)."""
         h = self.trunk(self.encoder(obs))
-        params = self.policy_out(self.actor_body(h))
+        params = self._policy_params(h)
         value = self.value_out(self.critic_body(h)).squeeze(-1)
         return params, value
 
     def act(self, obs: Tensor, deterministic: bool = False) -> Tensor:
         """Sampled (or, deterministic, most likely / mean) actions; unclipped."""
-        h = self.trunk(self.encoder(obs))
-        params = self.policy_out(self.actor_body(h))
+        params = self._policy_params(self.trunk(self.encoder(obs)))
         return self.dist.mode(params) if deterministic else self.dist.sample(params)
 
     def get_value(self, obs: Tensor) -> Tensor:

@@ -9,7 +9,7 @@ The loop, the collector and the learner never ask which one they have.
 * ``numpy``: a NumPy twin of the network's forward and backward (CPU, MLPs).
 * ``graph``: acting and the update as CUDA graphs, the rollout on the GPU (GPU only).
 * ``auto``: ``graph`` on a GPU; on the CPU ``numpy`` where the network allows it, else
-  ``torch``.
+  ``torch``; ``torch`` wherever the network uses gSDE (its noise is redrawn per rollout).
 """
 
 from __future__ import annotations
@@ -49,6 +49,8 @@ def resolve_backend(name: str, cfg: Config, device: torch.device) -> str:
                           "use backend=auto, or device=cuda on a machine with a GPU.")
     if name != "auto":
         return name
+    if cfg.network.gsde:
+        return "torch"
     if device.type == "cuda":
         return "graph"
     if device.type == "cpu" and numpy_unsupported_reason(cfg.network) is None:

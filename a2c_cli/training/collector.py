@@ -58,6 +58,7 @@ class Collector:
         order); only the observation statistics fold in half a step at a time.
         """
         finished = FinishedEpisodes()
+        self.agent.reset_noise(self.num_envs)
         n_steps = self.buffer.rewards.shape[0]
         groups = getattr(self.envs, "groups", None)
         if groups is None:
