@@ -92,8 +92,10 @@ class StateDependentGaussian:
     N(0, exp(log_std)^2) per env and kept until :meth:`reset_noise`; so, given ``W``, an
     action is N(mean, features^2 @ exp(log_std)^2) distributed, which is what the
     log-probability and entropy use. As Stable-Baselines3's StateDependentNoiseDistribution
-    (full_std, no expln, no squashing, features not learnt through the noise): the
-    variance's gradient reaches the features, the noise's does not.
+    (full_std, no expln, no squashing, learn_features=False): the features are detached
+    wherever the noise enters, in the samples and in the variance. With the variance's
+    gradient reaching them, one BipedalWalker seed's action std fell under 0.1 within 250k
+    steps, and it stood still for good.
     """
 
     EPSILON = 1e-6
@@ -119,7 +121,7 @@ class StateDependentGaussian:
         return params[:, :self.action_dim]
 
     def log_prob_entropy(self, params: Tensor, actions: Tensor) -> Tuple[Tensor, Tensor]:
-        mean, features = params[:, :self.action_dim], params[:, self.action_dim:]
+        mean, features = params[:, :self.action_dim], params[:, self.action_dim:].detach()
         variance = (features * features) @ torch.exp(2.0 * self.log_std)
         log_std = 0.5 * torch.log(variance + self.EPSILON)
         z = (actions - mean) * torch.exp(-log_std)
