@@ -105,7 +105,8 @@ class StateDependentGaussian:
         self.reset_noise(1)
 
     def reset_noise(self, num_envs: int) -> None:
-        """New matrices: one per env, and one for batches that are not one row per env."""
+        """New matrices: one per env, and one shared by batches that are not one row per
+        env (EnvPool's pipelined halves, a2c-eval's stochastic evaluation)."""
         std = self.log_std.detach().exp()
         self.matrix = std * torch.randn_like(std)
         self.matrices = std * torch.randn((num_envs, *std.shape), dtype=std.dtype,

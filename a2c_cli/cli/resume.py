@@ -64,6 +64,7 @@ def check_same_config(saved: Dict[str, Any], current: Dict[str, Any], path: Path
     defaults = flatten_dict(OmegaConf.to_container(OmegaConf.structured(Config)))
     a, b = flatten_dict(saved), flatten_dict(current)
     a.update({key: defaults[key] for key in b.keys() - a.keys() if key in defaults})
+
     def priority(key: str) -> tuple[int, str]:  # the most telling difference first
         return (0 if key.startswith("env.") else 1 if key.startswith("network.") else 2, key)
 
