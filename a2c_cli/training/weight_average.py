@@ -33,8 +33,7 @@ class WeightAverage:
 
     def __init__(self, network: nn.Module, flat: torch.Tensor, decay: float) -> None:
         self.network, self.flat, self.decay = network, flat, decay
-        self.enabled = decay > 0
-        self.average = flat.detach().clone() if self.enabled else None
+        self.average = flat.detach().clone() if decay > 0 else None
         self.updates = 0
 
     def update(self) -> None:
