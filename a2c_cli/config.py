@@ -19,7 +19,8 @@ from omegaconf import MISSING
 # the backend factory read them from here (tests check that each has an implementation).
 ACTIVATIONS = ("silu", "relu", "tanh", "elu", "gelu")
 OPTIMIZERS = ("adam", "rmsprop")
-LR_SCHEDULES = ("constant", "linear")
+#: Schedules of the learning rate and the entropy bonus; ``linear`` decays to 0 at the end.
+SCHEDULES = ("constant", "linear")
 DEVICES = ("auto", "cpu", "cuda")
 VEC_ENVS = ("sync", "async")
 ENV_BACKENDS = ("gymnasium", "envpool")
@@ -92,11 +93,13 @@ class AlgoConfig:
     #: GAE lambda; 1.0 gives the plain n-step return of the original A2C.
     gae_lambda: float = 1.0
     lr: float = 7e-4
-    lr_schedule: str = "constant"  # one of LR_SCHEDULES; linear decays to 0 at the end
+    lr_schedule: str = "constant"  # one of SCHEDULES; linear decays to 0 at the end
     optimizer: str = "adam"  # one of OPTIMIZERS
     optimizer_eps: float = 1e-5
     vf_coef: float = 0.5
     ent_coef: float = 0.0
+    #: One of SCHEDULES: ``linear`` explores early and lets the action noise shrink late.
+    ent_schedule: str = "constant"
     max_grad_norm: float = 0.5
     normalize_advantage: bool = True
     #: Running mean/std observation normalisation (frozen during evaluation).

@@ -15,11 +15,11 @@ from a2c_cli.config import (
     DEVICES,
     ENCODERS,
     ENV_BACKENDS,
-    LR_SCHEDULES,
     MAX_ENVS,
     NUMPY_ACTIVATIONS,
     OPTIMIZERS,
     PROGRESS,
+    SCHEDULES,
     VEC_ENVS,
     Config,
     NetworkConfig,
@@ -69,7 +69,8 @@ def validate(cfg: Config) -> None:
     _in_range("algo.ent_coef", a.ent_coef, lambda x: x >= 0, "must be >= 0")
     _in_range("algo.ema_decay", a.ema_decay, lambda x: 0 <= x < 1,
               "must be in [0, 1) (0 turns weight averaging off; e.g. 0.999)")
-    _choice("algo.lr_schedule", a.lr_schedule, LR_SCHEDULES)
+    _choice("algo.lr_schedule", a.lr_schedule, SCHEDULES)
+    _choice("algo.ent_schedule", a.ent_schedule, SCHEDULES)
     _choice("algo.optimizer", a.optimizer, OPTIMIZERS)
     batch = cfg.num_envs * a.n_steps
     _check(

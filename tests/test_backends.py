@@ -82,7 +82,7 @@ def test_gradients_and_statistics_match_autograd(discrete, name, max_grad_norm):
     results = {}
     for kind in ("torch", "numpy"):
         b = backend(discrete, NETWORKS[name], kind, algo)
-        stats = b.update(buf, last_obs)
+        stats = b.update(buf, last_obs, algo.ent_coef)
         results[kind] = (stats, b.optimizer.param_groups[0]["params"][0].grad.clone())
     (stats_t, grad_t), (stats_n, grad_n) = results["torch"], results["numpy"]
     for stat, value_t in stats_t._asdict().items():
@@ -102,7 +102,7 @@ def test_log_std_floor_matches_autograd():
     for kind in ("torch", "numpy"):
         b = backend(False, NETWORKS["separate-tanh"], kind, algo, floor_between_log_stds=True)
         network = b.net if kind == "numpy" else None
-        stats = b.update(buf, last_obs)
+        stats = b.update(buf, last_obs, algo.ent_coef)
         grads[kind] = (stats, b.optimizer.param_groups[0]["params"][0].grad.clone())
         if network is not None:
             below = network.log_std < network.log_std_min
@@ -135,15 +135,15 @@ def test_log_std_floor_sets_the_sampling_std():
 
 def test_compiled_update_equals_eager():
     """One compiled update (forward, GAE in torch, loss, backward, clip, Adam) against
-    eager on the same batch; a second update checks that the step was taken and that the
-    compiled graph is reused."""
+    eager on the same batch; a second update, at another entropy bonus, checks that the step
+    was taken and that the compiled graph is reused."""
     algo = AlgoConfig(ent_coef=0.01, gae_lambda=0.95, max_grad_norm=0.5)
     buf, net_cfg = rollout(True), NETWORKS["relu"]
     last_obs = np.random.default_rng(2).normal(size=(N, OBS)).astype("f4")
     eager, compiled = (backend(True, net_cfg, kind, algo) for kind in ("torch", "compiled"))
-    for _ in range(2):
-        assert_same_update(eager, compiled, eager.update(buf, last_obs),
-                           compiled.update(buf, last_obs))
+    for ent_coef in (0.01, 0.002):  # a scheduled bonus reaches the compiled loss
+        assert_same_update(eager, compiled, eager.update(buf, last_obs, ent_coef),
+                           compiled.update(buf, last_obs, ent_coef))
     obs = buf.obs[0]
     samples = {tuple(compiled.sampler.sample(obs)) for _ in range(20)}
     assert len(samples) > 1  # fresh random numbers on every call

@@ -18,6 +18,7 @@ QUICK = ["env=cartpole", "total_timesteps=30000", "eval.every_steps=10000", "eva
          "eval.final_episodes=20", "log_every_steps=1000"]
 REQUIRED_TAGS = [
     "charts/episodic_return", "charts/episodic_length", "charts/SPS", "charts/learning_rate",
+    "charts/ent_coef",
     "losses/policy_loss", "losses/value_loss", "losses/entropy", "losses/explained_variance",
     "losses/grad_norm", "eval/mean_return", "eval/std_return",
     "diagnostics/return_variance", "diagnostics/adv_norm_fallback_count", "diagnostics/rss_mb",

@@ -87,6 +87,7 @@ def test_unknown_group_option_fails_at_compose_time():
     ("algo.gae_lambda=-0.1", "algo.gae_lambda"),
     ("algo.lr=0", "algo.lr"),
     ("algo.lr_schedule=cosine", "algo.lr_schedule"),
+    ("algo.ent_schedule=cosine", "algo.ent_schedule"),
     ("algo.optimizer=sgd", "algo.optimizer"),
     ("algo.max_grad_norm=0", "algo.max_grad_norm"),
     ("algo.ema_decay=1", "algo.ema_decay"),

@@ -32,6 +32,7 @@ BAD_INPUTS = [
     ("algo.ema_decay=1.0", "algo.ema_decay=1.0"),
     ("algo.optimizer=sgd", "algo.optimizer"),
     ("algo.lr_schedule=cosine", "algo.lr_schedule"),
+    ("algo.ent_schedule=cosine", "algo.ent_schedule"),
     ("algo.lrr=1e-3", "algo.lrr"),
     ("total_timesteps=10", "total_timesteps"),
     ("network.activation=swish", "network.activation"),

@@ -48,7 +48,7 @@ def test_compiled_update_on_cuda_equals_eager():
         net = ActorCritic(EnvSpaces(8, True, 4, None, None), NetworkConfig()).to(cuda)
         optimizer = make_optimizer([flatten_parameters(net)], algo)
         backends.append(TorchBackend(net, optimizer, algo, cuda, compiled=compiled, num_envs=8))
-    eager, compiled = (b.update(buf, last) for b in backends)
+    eager, compiled = (b.update(buf, last, algo.ent_coef) for b in backends)
     for name, value in eager._asdict().items():
         assert float(getattr(compiled, name)) == pytest.approx(float(value), rel=1e-5, abs=1e-5)
     torch.testing.assert_close(backends[1].params[0], backends[0].params[0], rtol=1e-5, atol=1e-5)

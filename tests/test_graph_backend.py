@@ -63,18 +63,19 @@ def filled(discrete: bool, device: torch.device, seed: int = 1) -> RolloutBuffer
 
 @pytest.mark.parametrize(("device", "kind", "optimizer", "discrete"), CASES)
 def test_graph_update_equals_eager(device, kind, optimizer, discrete):
-    """Three updates at changing learning rates on different batches: same statistics and
-    weights as the eager backend (1e-5); the optimizer's lazily created state does not
-    shift the step count."""
+    """Three updates at changing learning rates and entropy bonuses on different batches:
+    same statistics and weights as the eager backend (1e-5); the optimizer's lazily created
+    state does not shift the step count."""
     dev = torch.device(device)
     algo = AlgoConfig(optimizer=optimizer, ent_coef=0.01, gae_lambda=0.95, max_grad_norm=0.5)
     eager, graph = make("torch", discrete, algo, dev), make(kind, discrete, algo, dev)
-    for i, lr in enumerate((1e-3, 5e-4, 2e-4)):
+    for i, (lr, ent_coef) in enumerate(((1e-3, 0.01), (5e-4, 0.004), (2e-4, 0.0))):
         buf = filled(discrete, dev, seed=i)
         last = np.random.default_rng(10 + i).normal(size=(N, OBS)).astype(np.float32)
         for b in (eager, graph):
             set_learning_rate(b.optimizer, lr)
-        assert_same_update(eager, graph, eager.update(buf, last), graph.update(buf, last))
+        assert_same_update(eager, graph, eager.update(buf, last, ent_coef),
+                           graph.update(buf, last, ent_coef))
     graph.finish()
     assert graph.captures == (1 if dev.type == "cuda" else 0)
 
@@ -85,13 +86,13 @@ def test_a_non_finite_update_is_not_applied_and_raises(device):
     algo = AlgoConfig()
     graph = make("graph", True, algo, dev)
     last = np.zeros((N, OBS), np.float32)
-    graph.update(filled(True, dev), last)
+    graph.update(filled(True, dev), last, algo.ent_coef)
     graph.finish()
     before = graph.params[0].detach().clone()
     bad = filled(True, dev, seed=3)
     bad.rewards[2, 1] = np.nan
     with pytest.raises(NonFiniteError, match="value_loss|policy_loss"):
-        graph.update(bad, last)
+        graph.update(bad, last, algo.ent_coef)
         graph.finish()  # on a GPU the flag is read without waiting: here at the latest
     torch.testing.assert_close(graph.params[0].detach(), before, rtol=0, atol=0)
     assert torch.isfinite(graph.params[0]).all()

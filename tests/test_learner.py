@@ -14,7 +14,7 @@ from a2c_cli.config import AlgoConfig, NetworkConfig
 from a2c_cli.envs.spaces import EnvSpaces
 from a2c_cli.training.learner import A2C, StatsMean
 from a2c_cli.training.loss import UpdateStats, explained_variance, normalize_advantages
-from a2c_cli.training.optim import learning_rate, make_optimizer
+from a2c_cli.training.optim import entropy_coef, learning_rate, make_optimizer
 from a2c_cli.training.rollout import RolloutBuffer
 from a2c_cli.training.torch_backend import TorchBackend
 
@@ -88,6 +88,11 @@ def test_linear_schedule_decays_to_zero():
     assert learning_rate(algo, 0.5) == pytest.approx(5e-4)
     assert learning_rate(algo, 1.0) == 0.0
     assert learning_rate(AlgoConfig(lr=1e-3), 0.9) == 1e-3
+    algo = AlgoConfig(ent_coef=0.01, ent_schedule="linear")
+    assert entropy_coef(algo, 0.0) == 0.01
+    assert entropy_coef(algo, 0.75) == pytest.approx(0.0025)
+    assert entropy_coef(algo, 1.0) == 0.0
+    assert entropy_coef(AlgoConfig(ent_coef=0.01), 0.9) == 0.01
 
 
 def test_rmsprop_optimizer_choice():
@@ -101,6 +106,25 @@ def test_learner_follows_the_schedule():
     learner.update(rollout, last, progress=0.25)
     assert learner.lr == pytest.approx(7.5e-4)
     assert learner.optimizer.param_groups[0]["lr"] == pytest.approx(7.5e-4)
+
+
+@pytest.mark.parametrize("backend", ["torch", "numpy"])
+def test_update_uses_the_scheduled_entropy_bonus(backend):
+    """At 60% of a run a linear bonus of 0.05 takes the step a constant bonus of 0.02 takes,
+    and not the step of the unscheduled 0.05."""
+    def step(**algo_kwargs) -> torch.Tensor:
+        learner = make_learner(lr=1e-2, **algo_kwargs)
+        if backend == "numpy":
+            from a2c_cli.training.numpy_backend import NumpyBackend
+            torch_backend = learner.backend
+            learner.backend = NumpyBackend(torch_backend.network, learner.optimizer, learner.algo)
+        rollout, last = make_rollout()
+        learner.update(rollout, last, progress=0.6)
+        return learner.optimizer.param_groups[0]["params"][0].detach().clone()
+
+    scheduled = step(ent_coef=0.05, ent_schedule="linear")
+    torch.testing.assert_close(scheduled, step(ent_coef=0.02), rtol=1e-5, atol=1e-7)
+    assert not torch.allclose(scheduled, step(ent_coef=0.05), rtol=1e-5, atol=1e-7)
 
 
 @pytest.mark.parametrize("kind", ["tensor", "float"])

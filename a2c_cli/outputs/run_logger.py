@@ -52,12 +52,13 @@ class RunLogger:
             self.tb.scalar("charts/episodic_length", length, step)
             self.recent_returns.append(ret)
 
-    def training(self, losses: Mapping[str, float], lr: float, sps: float, fallbacks: float,
-                 step: int) -> None:
+    def training(self, losses: Mapping[str, float], lr: float, ent_coef: float, sps: float,
+                 fallbacks: float, step: int) -> None:
         scalars = {f"losses/{name}": value for name, value in losses.items()}
         scalars.update({
             "charts/SPS": sps,
             "charts/learning_rate": lr,
+            "charts/ent_coef": ent_coef,
             "diagnostics/adv_norm_fallback_count": fallbacks,
             "diagnostics/rss_mb": rss_mb(),
         })

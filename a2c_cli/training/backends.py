@@ -31,10 +31,12 @@ from a2c_cli.validation import numpy_unsupported_reason
 class Backend(Protocol):
     sampler: Sampler
 
-    def update(self, buffer: RolloutBuffer, last_obs: np.ndarray) -> UpdateStats:
+    def update(self, buffer: RolloutBuffer, last_obs: np.ndarray,
+               ent_coef: float) -> UpdateStats:
         """One gradient step on the filled rollout (``last_obs``: the normalised observation
-        after its last step); a step on NaN/inf is never applied, and NonFiniteError is
-        raised (at once, or by the next step or :meth:`finish` where checking would wait)."""
+        after its last step; ``ent_coef``: this step's entropy bonus); a step on NaN/inf is
+        never applied, and NonFiniteError is raised (at once, or by the next step or
+        :meth:`finish` where checking would wait)."""
         ...
 
     def finish(self) -> None:

@@ -110,6 +110,8 @@ class GraphBackend:
         self._graph: Optional[torch.cuda.CUDAGraph] = None
         self._last_obs: Optional[Tensor] = None
         self._stats = torch.zeros(len(UpdateStats._fields), device=device)
+        #: Filled in place before each update: the captured graph reads it from here.
+        self._ent_coef = torch.zeros((), device=device)
         #: Index into GUARDED of the first non-finite quantity; -1 while all were finite.
         self._nonfinite = torch.full((), -1, dtype=torch.int32, device=device)
         self._nonfinite_host = torch.full((), -1, dtype=torch.int32, pin_memory=capture)
@@ -121,9 +123,11 @@ class GraphBackend:
         act = len(self.sampler.graphs) if isinstance(self.sampler, GraphSampler) else 0
         return act + (self._graph is not None)
 
-    def update(self, buffer: RolloutBuffer, last_obs: np.ndarray) -> UpdateStats:
+    def update(self, buffer: RolloutBuffer, last_obs: np.ndarray,
+               ent_coef: float) -> UpdateStats:
         """One gradient step on the filled rollout; statistics stay on the device."""
         self._raise_if_nonfinite()
+        self._ent_coef.fill_(ent_coef)
         rollout = buffer.to_device()
         if self._last_obs is None:
             self._last_obs = torch.empty(last_obs.shape, dtype=torch.from_numpy(last_obs).dtype,
@@ -199,7 +203,8 @@ class GraphBackend:
         assert self._last_obs is not None
         flat = self.params[0]
         flat.grad.zero_()
-        loss, stats = self._loss(self.network, rollout, self._last_obs, self.algo, False)
+        loss, stats = self._loss(self.network, rollout, self._last_obs, self.algo,
+                                 self._ent_coef, False)
         loss.backward()
         grad_norm = clip_grad_norm(self.params, self.algo.max_grad_norm)
         finite = torch.isfinite(torch.stack([stats[0], stats[1], stats[2], grad_norm]))

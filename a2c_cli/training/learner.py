@@ -1,5 +1,5 @@
-"""The A2C learner: the learning-rate schedule around a backend's update, and the mean of
-the update statistics over a logging interval.
+"""The A2C learner: the learning-rate and entropy-bonus schedules around a backend's
+update, and the mean of the update statistics over a logging interval.
 
 Knows nothing of Hydra, environments or logging.
 """
@@ -14,24 +14,26 @@ import torch
 from a2c_cli.config import AlgoConfig
 from a2c_cli.training.backends import Backend
 from a2c_cli.training.loss import UpdateStats
-from a2c_cli.training.optim import learning_rate, set_learning_rate
+from a2c_cli.training.optim import entropy_coef, learning_rate, set_learning_rate
 from a2c_cli.training.rollout import RolloutBuffer
 
 
 class A2C:
-    """One gradient step per rollout at the scheduled learning rate."""
+    """One gradient step per rollout at the scheduled learning rate and entropy bonus."""
 
     def __init__(self, backend: Backend, optimizer: torch.optim.Optimizer,
                  algo: AlgoConfig) -> None:
         self.backend, self.optimizer, self.algo = backend, optimizer, algo
-        self.lr = algo.lr
+        self.lr, self.ent_coef = algo.lr, algo.ent_coef
 
     def update(self, buffer: RolloutBuffer, last_obs: np.ndarray,
                progress: float) -> UpdateStats:
-        """Set the learning rate for ``progress`` (0..1 of the run), then step."""
+        """Set the learning rate and entropy bonus for ``progress`` (0..1 of the run), then
+        step."""
         self.lr = learning_rate(self.algo, progress)
+        self.ent_coef = entropy_coef(self.algo, progress)
         set_learning_rate(self.optimizer, self.lr)
-        return self.backend.update(buffer, last_obs)
+        return self.backend.update(buffer, last_obs, self.ent_coef)
 
     def finish(self) -> None:
         """After the last update (raises NonFiniteError if it was not applied)."""

@@ -104,8 +104,8 @@ class Trainer:
         self.state.fallbacks += total.adv_norm_fallback
         losses = mean._asdict()
         del losses["adv_norm_fallback"]
-        self.logger.training(losses, self.learner.lr, sps, self.state.fallbacks,
-                             self.state.global_step)
+        self.logger.training(losses, self.learner.lr, self.learner.ent_coef, sps,
+                             self.state.fallbacks, self.state.global_step)
 
     def _log_eval(self, result: EvalResult) -> None:
         self.logger.evaluation(result.mean, result.std, float(result.lengths.mean()),

@@ -66,9 +66,12 @@ def advantages_and_returns(rollout: Rollout, values: Tensor, last_value: Tensor,
 
 
 def a2c_loss(network: ActorCritic, rollout: Rollout, last_obs: Tensor, algo: AlgoConfig,
-             gae_on_host: bool) -> Tuple[Tensor, Tensor]:
+             ent_coef: Tensor, gae_on_host: bool) -> Tuple[Tensor, Tensor]:
     """The loss to minimise and the detached statistics (policy loss, value loss, entropy,
     explained variance, advantage-normalisation fallback).
+
+    ``ent_coef`` (the scheduled entropy bonus) is a 0-d tensor, so a compiled loss or a
+    captured graph reads each update's value instead of baking in the first.
 
     The rollout's observations and ``last_obs`` (the observation after the last step) go
     through the network in one batch: the values for GAE come from the parameters that
@@ -90,7 +93,7 @@ def a2c_loss(network: ActorCritic, rollout: Rollout, last_obs: Tensor, algo: Alg
     policy_loss = -(advantages * log_prob).mean()
     value_loss = torch.nn.functional.mse_loss(values, returns)
     entropy_mean = entropy.mean()
-    loss = policy_loss + algo.vf_coef * value_loss - algo.ent_coef * entropy_mean
+    loss = policy_loss + algo.vf_coef * value_loss - ent_coef * entropy_mean
     with torch.no_grad():
         stats = torch.stack([policy_loss, value_loss, entropy_mean,
                              explained_variance(values, returns), fallback])

@@ -59,7 +59,8 @@ class NumpyBackend:
     def finish(self) -> None:
         """Nothing pending: every update checks before its step."""
 
-    def update(self, buffer: RolloutBuffer, last_obs: np.ndarray) -> UpdateStats:
+    def update(self, buffer: RolloutBuffer, last_obs: np.ndarray,
+               ent_coef: float) -> UpdateStats:
         """:meth:`TorchBackend.update <a2c_cli.training.torch_backend.TorchBackend.update>`
         with the loss gradient and the optimizer step computed in NumPy."""
         algo, net = self.algo, self.net
@@ -77,7 +78,7 @@ class NumpyBackend:
             advantages, fallback = normalize_advantages_np(advantages)
         actions = buffer.actions.reshape(batch, *buffer.actions.shape[2:])
         log_prob, entropy, d_dist = net.log_prob_entropy_grads(
-            dist_params[:batch], actions, advantages / batch, algo.ent_coef / batch)
+            dist_params[:batch], actions, advantages / batch, ent_coef / batch)
         errors = values - returns
         policy_loss = -float(np.dot(advantages, log_prob)) / batch
         value_loss = float(np.dot(errors, errors)) / batch

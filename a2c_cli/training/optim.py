@@ -32,11 +32,19 @@ def make_optimizer(params: Iterable[nn.Parameter], algo: AlgoConfig) -> torch.op
     return torch.optim.Adam(params, lr=algo.lr, eps=algo.optimizer_eps, fused=True)
 
 
+def scheduled(value: float, schedule: str, progress: float) -> float:
+    """``value`` at ``progress`` in [0, 1] of the run (``linear`` decays it to 0)."""
+    if schedule == "linear":
+        return value * max(1.0 - progress, 0.0)
+    return value
+
+
 def learning_rate(algo: AlgoConfig, progress: float) -> float:
-    """The learning rate at ``progress`` in [0, 1] of the run (linear decays to 0)."""
-    if algo.lr_schedule == "linear":
-        return algo.lr * max(1.0 - progress, 0.0)
-    return algo.lr
+    return scheduled(algo.lr, algo.lr_schedule, progress)
+
+
+def entropy_coef(algo: AlgoConfig, progress: float) -> float:
+    return scheduled(algo.ent_coef, algo.ent_schedule, progress)
 
 
 def set_learning_rate(optimizer: torch.optim.Optimizer, lr: float) -> None:

@@ -21,7 +21,7 @@ from a2c_cli.training.loss import UpdateStats, a2c_loss, check_finite
 from a2c_cli.training.optim import clip_grad_norm, optimized_parameters
 from a2c_cli.training.rollout import Rollout, RolloutBuffer
 
-LossFn = Callable[[ActorCritic, Rollout, Tensor, AlgoConfig, bool], Tuple[Tensor, Tensor]]
+LossFn = Callable[[ActorCritic, Rollout, Tensor, AlgoConfig, Tensor, bool], Tuple[Tensor, Tensor]]
 
 
 class CompiledSampler(EagerSampler):
@@ -57,18 +57,22 @@ class TorchBackend:
         self._loss: LossFn = torch.compile(a2c_loss, dynamic=False) if compiled else a2c_loss
         #: On the CPU eager path GAE runs on NumPy views; a compiled graph keeps it in torch.
         self._gae_on_host = device.type == "cpu" and not compiled
+        self._ent_coef = torch.zeros((), device=device)
 
     def finish(self) -> None:
         """Nothing pending: every update checks before its step."""
 
-    def update(self, buffer: RolloutBuffer, last_obs: np.ndarray) -> UpdateStats:
+    def update(self, buffer: RolloutBuffer, last_obs: np.ndarray,
+               ent_coef: float) -> UpdateStats:
         """One gradient step on the filled rollout; statistics stay on the device."""
+        self._ent_coef.fill_(ent_coef)
         rollout = buffer.to_device()
         last = torch.from_numpy(last_obs).to(self.device, non_blocking=True)
         for p in self.params:  # zero in place: keeps the flattened gradient views
             if p.grad is not None:
                 p.grad.zero_()
-        loss, stats = self._loss(self.network, rollout, last, self.algo, self._gae_on_host)
+        loss, stats = self._loss(self.network, rollout, last, self.algo, self._ent_coef,
+                                 self._gae_on_host)
         loss.backward()
         grad_norm = clip_grad_norm(self.params, self.algo.max_grad_norm)
         guarded = torch.stack([stats[0], stats[1], stats[2], grad_norm.detach()])
