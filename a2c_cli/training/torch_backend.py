@@ -21,7 +21,8 @@ from a2c_cli.training.loss import UpdateStats, a2c_loss, check_finite
 from a2c_cli.training.optim import clip_grad_norm, optimized_parameters
 from a2c_cli.training.rollout import Rollout, RolloutBuffer
 
-LossFn = Callable[[ActorCritic, Rollout, Tensor, AlgoConfig, Tensor, bool], Tuple[Tensor, Tensor]]
+LossFn = Callable[[ActorCritic, Rollout, Tensor, AlgoConfig, Tensor, bool],
+                  Tuple[Tensor, Tensor]]
 
 
 class CompiledSampler(EagerSampler):
