@@ -31,6 +31,9 @@ ENCODERS = ("none", "nature_cnn", "minatar_cnn")
 #: The activations the NumPy backend has hand-written gradients for.
 NUMPY_ACTIVATIONS = ("tanh", "relu", "silu", "elu")
 PROGRESS = ("auto", "bar", "plain", "none")
+#: Deterministic continuous actions: the Gaussian's mean clipped to the bounds (SB3's), or
+#: the mean of the clipped action the env receives when the policy samples.
+DETERMINISTIC_ACTIONS = ("clipped_mean", "mean_of_clipped")
 #: The most envs in one set (training or evaluation): keeps their seed ranges disjoint.
 MAX_ENVS = 1_000_000
 
@@ -122,6 +125,7 @@ class EvalConfig:
     final_episodes: int = 100
     num_envs: int = 8
     deterministic: bool = True
+    deterministic_action: str = "clipped_mean"  # one of DETERMINISTIC_ACTIONS
 
 
 @dataclass

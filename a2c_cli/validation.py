@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 from a2c_cli.config import (
     ACTIVATIONS,
     BACKENDS,
+    DETERMINISTIC_ACTIONS,
     DEVICES,
     ENCODERS,
     ENV_BACKENDS,
@@ -97,6 +98,7 @@ def validate(cfg: Config) -> None:
     _at_least("eval.final_episodes", e.final_episodes, 0)
     _in_range("eval.num_envs", e.num_envs, lambda x: 1 <= x <= MAX_ENVS,
               f"must be in [1, {MAX_ENVS}]")
+    _choice("eval.deterministic_action", e.deterministic_action, DETERMINISTIC_ACTIONS)
     _at_least("checkpoint.every_steps", cfg.checkpoint.every_steps, 0)
     _at_least("video.count", cfg.video.count, 1)
     _at_least("video.fps", cfg.video.fps, 1)

@@ -98,6 +98,7 @@ def test_unknown_group_option_fails_at_compose_time():
     ("device=tpu", "device"),
     ("vec_env=threads", "vec_env"),
     ("eval.episodes=0", "eval.episodes"),
+    ("eval.deterministic_action=mode", "eval.deterministic_action"),
 ])
 def test_validation_names_the_key_and_what_is_allowed(override, key):
     cfg = to_config(compose_config([override]))

@@ -1,5 +1,6 @@
-"""The hand-written action distributions agree with torch.distributions, and the network
-picks the right head for the env's action space."""
+"""The hand-written action distributions agree with torch.distributions, the network
+picks the right head for the env's action space, and deterministic continuous actions are
+what their names say."""
 
 from __future__ import annotations
 
@@ -8,7 +9,12 @@ import torch
 from torch.distributions import Categorical as TorchCategorical
 from torch.distributions import Normal
 
-from a2c_cli.agent.distributions import Categorical, DiagGaussian
+from a2c_cli.agent.distributions import (
+    Categorical,
+    DiagGaussian,
+    StateDependentGaussian,
+    mean_of_clipped,
+)
 from a2c_cli.agent.networks import ActorCritic
 from a2c_cli.config import NetworkConfig
 from a2c_cli.envs.spaces import EnvSpaces
@@ -73,3 +79,75 @@ def test_separate_networks_share_nothing():
                                                                        critic=[16]))
     assert len(net.trunk) == 0
     assert net.actor_body[0].in_features == 4 and net.critic_body[0].in_features == 4
+
+
+@pytest.mark.parametrize("mean, std", [(0.0, 0.5), (0.9, 1.0), (2.5, 1.2), (-1.7, 0.3),
+                                       (0.2, 0.01), (3.0, 0.05)])
+def test_mean_of_clipped_is_the_mean_of_clipped_samples(mean, std):
+    torch.manual_seed(0)
+    samples = (mean + std * torch.randn(400_000, dtype=torch.float64)).clamp(-1.0, 1.0)
+    closed = mean_of_clipped(torch.tensor([mean]), torch.tensor([std]),
+                             torch.tensor([-1.0]), torch.tensor([1.0]))
+    assert closed.item() == pytest.approx(samples.mean().item(), abs=4e-3)
+    assert -1.0 <= closed.item() <= 1.0
+
+
+def test_mean_of_clipped_limits():
+    mean = torch.tensor([[0.3, 2.0, -5.0, 0.7]])
+    low, high = torch.full((4,), -1.0), torch.full((4,), 1.0)
+    # Tiny noise: the clipped mean. Unbounded: the mean itself (no inf * 0 = nan).
+    torch.testing.assert_close(mean_of_clipped(mean, torch.full((1, 4), 1e-4), low, high),
+                               mean.clamp(-1, 1))
+    inf = torch.full((4,), float("inf"))
+    torch.testing.assert_close(mean_of_clipped(mean, torch.full((1, 4), 2.0), -inf, inf), mean)
+    # Wide noise pulls an out-of-bounds mean back inside: the bound is never its mean.
+    wide = mean_of_clipped(mean, torch.full((1, 4), 1.5), low, high)
+    assert (wide.abs() < 1.0).all() and wide[0, 1] > 0 > wide[0, 2]
+
+
+def test_mean_std_of_both_gaussians():
+    dist = DiagGaussian(torch.tensor([0.5, -3.0]), log_std_min=-2.0)
+    mean, std = dist.mean_std(torch.zeros(3, 2))
+    torch.testing.assert_close(std, torch.tensor([[0.5, -2.0]]).exp().expand(3, 2))
+    gen = torch.Generator().manual_seed(0)
+    log_std = torch.randn(5, 2, generator=gen) - 1.0
+    gsde = StateDependentGaussian(log_std, 2)
+    features = torch.tanh(torch.randn(1, 5, generator=gen))
+    params = torch.cat([torch.tensor([[0.4, -0.2]]), features], -1)
+    torch.manual_seed(1)
+    gsde.reset_noise(50_000)  # the std over noise matrices of one state's action
+    samples = gsde.sample(params.expand(50_000, 7))
+    mean, std = gsde.mean_std(params)
+    torch.testing.assert_close(mean, params[:, :2])
+    torch.testing.assert_close(samples.std(0, keepdim=True), std, rtol=0.03, atol=0.0)
+
+
+def test_agent_deterministic_actions():
+    import numpy as np
+
+    from a2c_cli.agent.agent import Agent
+    from a2c_cli.agent.normalization import ObsNormalizer
+
+    spaces = EnvSpaces(3, False, 2, np.array([-1.0, -2.0], np.float32),
+                       np.array([1.0, 2.0], np.float32))
+    torch.manual_seed(0)
+    net = ActorCritic(spaces, NetworkConfig(log_std_init=0.3))
+    with torch.no_grad():
+        net.policy_out.bias.copy_(torch.tensor([1.6, -0.5]))
+    obs = np.random.default_rng(0).normal(size=(4, 3)).astype(np.float32)
+    norm = ObsNormalizer.for_spaces(spaces, False)
+    cpu = torch.device("cpu")
+    clipped = Agent(net, norm, spaces, cpu).act(obs)
+    expected = Agent(net, norm, spaces, cpu, deterministic_action="mean_of_clipped").act(obs)
+    with torch.no_grad():
+        mean = net.act(torch.from_numpy(obs), deterministic=True)
+    np.testing.assert_allclose(clipped, np.clip(mean.numpy(), [-1, -2], [1, 2]))
+    reference = mean_of_clipped(mean, torch.full_like(mean, float(np.exp(0.3))),
+                                torch.tensor([-1.0, -2.0]), torch.tensor([1.0, 2.0]))
+    np.testing.assert_allclose(expected, reference.numpy(), rtol=1e-6)
+    assert (expected[:, 0] < 1.0).all() and (clipped[:, 0] == 1.0).all()
+    # Stochastic actions and discrete actions are not affected by the choice.
+    discrete = EnvSpaces(3, True, 4, None, None)
+    dnet = ActorCritic(discrete, NetworkConfig())
+    a = Agent(dnet, norm, discrete, cpu, deterministic_action="mean_of_clipped").act(obs)
+    np.testing.assert_array_equal(a, Agent(dnet, norm, discrete, cpu).act(obs))

@@ -43,6 +43,7 @@ BAD_INPUTS = [
     ("eval.episodes=0", "eval.episodes"),
     ("eval.final_episodes=-1", "eval.final_episodes"),
     ("eval.num_envs=0", "eval.num_envs"),
+    ("eval.deterministic_action=mode", "eval.deterministic_action"),
     ("eval.every_steps=-5", "eval.every_steps"),
     ("checkpoint.every_steps=-1", "checkpoint.every_steps"),
     ("device=tpu", "device"),

@@ -80,6 +80,7 @@ def test_eval_video_plot_and_other_checkpoints(run_dir, subprocess_env):
     (["RUN", "episodes=many"], "episodes='many'"),
     (["RUN", "colour=blue"], "not an a2c-eval option"),
     (["RUN", "checkpoint=newest"], "checkpoint='newest'"),
+    (["RUN", "deterministic_action=mode"], "deterministic_action='mode'"),
     (["GARBAGE"], "cannot be read"),
 ])
 def test_eval_bad_input(run_dir, subprocess_env, tmp_path, args, expected):

@@ -149,3 +149,9 @@ def test_a_gsde_run_trains_saves_and_replays(tmp_path):
     run_cli(A2C_EVAL, [str(run_dir), "episodes=4"], dict(os.environ, NO_COLOR="1"))
     report = json.loads((run_dir / "checkpoints" / "eval.json").read_text())
     assert report["returns"] == metrics["final_eval_returns"]
+    assert report["deterministic_action"] == "clipped_mean"
+    run_cli(A2C_EVAL, [str(run_dir), "episodes=4", "deterministic_action=mean_of_clipped"],
+            dict(os.environ, NO_COLOR="1"))
+    other = json.loads((run_dir / "checkpoints" / "eval.json").read_text())
+    assert other["deterministic_action"] == "mean_of_clipped"
+    assert other["returns"] != metrics["final_eval_returns"]

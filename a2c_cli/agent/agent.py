@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterator, Optional, Protocol
+from typing import Iterator, Optional, Protocol, Tuple
 
 import numpy as np
 import torch
@@ -93,10 +93,21 @@ class Agent:
     device: torch.device
     #: Training-time acting; None = eager torch.
     sampler: Optional[Sampler] = None
+    #: Deterministic continuous actions: ``clipped_mean`` (the Gaussian's mean, clipped to
+    #: the bounds) or ``mean_of_clipped`` (the mean of the clipped action the env receives
+    #: when the policy samples); one of :data:`a2c_cli.config.DETERMINISTIC_ACTIONS`.
+    deterministic_action: str = "clipped_mean"
 
     def __post_init__(self) -> None:
         if self.sampler is None:
             self.sampler = EagerSampler(self.network, self.device)
+        self._bounds: Optional[Tuple[torch.Tensor, torch.Tensor]] = None
+        if not self.spaces.discrete and self.deterministic_action == "mean_of_clipped":
+            self._bounds = (self._on_device(self.spaces.action_low),
+                            self._on_device(self.spaces.action_high))
+
+    def _on_device(self, bound: Optional[np.ndarray]) -> torch.Tensor:
+        return torch.as_tensor(np.asarray(bound, np.float32), device=self.device)
 
     def normalize(self, raw_obs: np.ndarray) -> np.ndarray:
         """Raw observations normalised with the current statistics (left unchanged)."""
@@ -154,5 +165,8 @@ class Agent:
         backend trained it, and a2c-eval replays a run's own final evaluation."""
         with torch.inference_mode():
             obs = torch.from_numpy(self.obs_norm.normalize(raw_obs)).to(self.device)
-            action = self.network.act(obs, deterministic=deterministic).cpu().numpy()
-        return self.spaces.env_action(action)
+            if deterministic and self._bounds is not None:
+                action = self.network.mean_of_clipped_action(obs, *self._bounds)
+            else:
+                action = self.network.act(obs, deterministic=deterministic)
+        return self.spaces.env_action(action.cpu().numpy())

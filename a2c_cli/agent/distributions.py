@@ -80,6 +80,10 @@ class DiagGaussian:
         entropy = (0.5 + _HALF_LOG_2PI + log_std).sum(-1).expand(mean.shape[0])
         return log_prob, entropy
 
+    def mean_std(self, mean: Tensor) -> Tuple[Tensor, Tensor]:
+        """Per-sample means and standard deviations, both (batch, d)."""
+        return mean, self.effective_log_std().exp().expand_as(mean)
+
     def reset_noise(self, num_envs: int) -> None:
         """Noise is drawn per step."""
 
@@ -121,11 +125,44 @@ class StateDependentGaussian:
     def mode(self, params: Tensor) -> Tensor:
         return params[:, :self.action_dim]
 
+    def _variance(self, features: Tensor) -> Tensor:
+        return (features * features) @ torch.exp(2.0 * self.log_std)
+
+    def mean_std(self, params: Tensor) -> Tuple[Tensor, Tensor]:
+        """Per-sample means and standard deviations (over the noise matrices), (batch, d)."""
+        mean, features = params[:, :self.action_dim], params[:, self.action_dim:].detach()
+        return mean, (self._variance(features) + self.EPSILON).sqrt()
+
     def log_prob_entropy(self, params: Tensor, actions: Tensor) -> Tuple[Tensor, Tensor]:
         mean, features = params[:, :self.action_dim], params[:, self.action_dim:].detach()
-        variance = (features * features) @ torch.exp(2.0 * self.log_std)
-        log_std = 0.5 * torch.log(variance + self.EPSILON)
+        log_std = 0.5 * torch.log(self._variance(features) + self.EPSILON)
         z = (actions - mean) * torch.exp(-log_std)
         log_prob = (-0.5 * z.pow(2) - log_std - _HALF_LOG_2PI).sum(-1)
         entropy = (0.5 + _HALF_LOG_2PI + log_std).sum(-1)
         return log_prob, entropy
+
+
+def mean_of_clipped(mean: Tensor, std: Tensor, low: Tensor, high: Tensor) -> Tensor:
+    """E[clip(a, low, high)] for a ~ N(mean, std^2) elementwise, in closed form: the mean of
+    the action the env receives when the policy samples (the clipped Gaussian's mean).
+
+    Where the mean lies outside the bounds, ``clip(mean)`` is the bound itself, a harder push
+    than the sampling policy ever gives on average. Infinite bounds are moved to 12 stds
+    from the mean, where the truncated mass is below float precision.
+    """
+    std = std.clamp_min(1e-6)
+    low = torch.maximum(low, mean - 12.0 * std)
+    high = torch.minimum(high, mean + 12.0 * std)
+    alpha, beta = (low - mean) / std, (high - mean) / std
+    below, above = _normal_cdf(alpha), _normal_cdf(-beta)
+    inside = 1.0 - below - above
+    return (low * below + high * above + mean * inside
+            + std * (_normal_pdf(alpha) - _normal_pdf(beta)))
+
+
+def _normal_cdf(x: Tensor) -> Tensor:
+    return 0.5 * torch.erfc(-x / math.sqrt(2.0))
+
+
+def _normal_pdf(x: Tensor) -> Tensor:
+    return torch.exp(-0.5 * x * x - _HALF_LOG_2PI)

@@ -14,6 +14,7 @@ from a2c_cli.agent.distributions import (
     Categorical,
     DiagGaussian,
     StateDependentGaussian,
+    mean_of_clipped,
 )
 from a2c_cli.agent.encoders import ImageEncoder
 from a2c_cli.config import NetworkConfig
@@ -102,6 +103,13 @@ class ActorCritic(nn.Module):
         """Sampled (or, deterministic, most likely / mean) actions; unclipped."""
         params = self._policy_params(self.trunk(self.encoder(obs)))
         return self.dist.mode(params) if deterministic else self.dist.sample(params)
+
+    def mean_of_clipped_action(self, obs: Tensor, low: Tensor, high: Tensor) -> Tensor:
+        """Continuous actions only: E[clip(a, low, high)] under the policy (see
+        :func:`~a2c_cli.agent.distributions.mean_of_clipped`)."""
+        assert isinstance(self.dist, (DiagGaussian, StateDependentGaussian))
+        mean, std = self.dist.mean_std(self._policy_params(self.trunk(self.encoder(obs))))
+        return mean_of_clipped(mean, std, low, high)
 
     def get_value(self, obs: Tensor) -> Tensor:
         return self.value_out(self.critic_body(self.trunk(self.encoder(obs)))).squeeze(-1)

@@ -3,6 +3,7 @@
     a2c-eval outputs/2026-11-24/19-40-00                    # final.pt, 100 episodes
     a2c-eval outputs/.../checkpoints/best.pt episodes=20 video=true
     a2c-eval RUN_DIR checkpoint=last seed=7 deterministic=false --plot
+    a2c-eval RUN_DIR deterministic_action=clipped_mean     # the other deterministic action
 
 Prints a table (mean, std, min, max, median, solved), writes ``eval.json`` next to the
 checkpoint, and with ``video=true`` mp4 files of the first episodes into
@@ -18,14 +19,15 @@ from typing import Any, Dict, List, Optional, Tuple
 
 OPTIONS: Dict[str, type] = {"episodes": int, "video": bool, "video_episodes": int, "seed": int,
                             "deterministic": bool, "checkpoint": str, "num_envs": int,
-                            "device": str, "plot": bool}
+                            "device": str, "plot": bool, "deterministic_action": str}
 DEFAULTS: Dict[str, Any] = {"episodes": 100, "video": False, "video_episodes": 3, "seed": None,
                             "deterministic": True, "checkpoint": None, "num_envs": None,
-                            "device": "auto", "plot": False}
+                            "device": "auto", "plot": False, "deterministic_action": None}
 
 
 def parse_options(items: List[str]) -> Dict[str, Any]:
     """``key=value`` words -> typed options; ConfigError names a bad one."""
+    from a2c_cli.config import DETERMINISTIC_ACTIONS
     from a2c_cli.errors import ConfigError
 
     opts = dict(DEFAULTS)
@@ -51,6 +53,9 @@ def parse_options(items: List[str]) -> Dict[str, Any]:
     if opts["checkpoint"] not in (None, "final", "best", "last"):
         raise ConfigError(f"checkpoint={opts['checkpoint']!r} is invalid: choose final, best "
                           "or last.")
+    if opts["deterministic_action"] not in (None, *DETERMINISTIC_ACTIONS):
+        raise ConfigError(f"deterministic_action={opts['deterministic_action']!r} is invalid: "
+                          f"choose {' or '.join(DETERMINISTIC_ACTIONS)}.")
     return opts
 
 
@@ -72,8 +77,10 @@ def find_checkpoint(path: Path, which: Optional[str]) -> Tuple[Path, Path]:
                           "or a run that has not saved one yet.")
 
 
-def load_agent(payload: Dict[str, Any], device_name: str):  # noqa: ANN201
-    """(Agent, Config) rebuilt from a checkpoint payload."""
+def load_agent(payload: Dict[str, Any], device_name: str,  # noqa: ANN201
+               deterministic_action: Optional[str] = None):
+    """(Agent, Config) rebuilt from a checkpoint payload; deterministic actions as the run
+    evaluated them unless ``deterministic_action`` is given."""
     from omegaconf import OmegaConf
 
     from a2c_cli.agent.agent import Agent
@@ -104,7 +111,10 @@ def load_agent(payload: Dict[str, Any], device_name: str):  # noqa: ANN201
     obs_norm = ObsNormalizer.for_spaces(spaces, cfg.algo.normalize_obs, cfg.algo.obs_clip)
     rms_from_tensors(obs_norm.rms, payload["obs_rms"])
     limit_threads(max(cfg.torch_threads, 1))
-    return Agent(network, obs_norm, spaces, device), cfg
+    if deterministic_action is not None:
+        cfg.eval.deterministic_action = deterministic_action
+    return Agent(network, obs_norm, spaces, device,
+                 deterministic_action=cfg.eval.deterministic_action), cfg
 
 
 def run(path: Path, opts: Dict[str, Any]) -> Dict[str, Any]:
@@ -125,7 +135,7 @@ def run(path: Path, opts: Dict[str, Any]) -> Dict[str, Any]:
         require_video("video")
     ckpt, run_dir = find_checkpoint(path, opts["checkpoint"])
     payload = load_checkpoint(ckpt)
-    agent, cfg = load_agent(payload, opts["device"])
+    agent, cfg = load_agent(payload, opts["device"], opts["deterministic_action"])
     seed = opts["seed"] if opts["seed"] is not None else eval_env_seed(cfg.seed)
     num_envs = opts["num_envs"] or cfg.eval.num_envs
     envs = make_vector_env(cfg.env, num_envs, "sync")
@@ -138,6 +148,7 @@ def run(path: Path, opts: Dict[str, Any]) -> Dict[str, Any]:
     report: Dict[str, Any] = {
         "checkpoint": str(ckpt), "env_id": cfg.env.id, "global_step": payload["global_step"],
         "episodes": len(r), "seed": seed, "deterministic": opts["deterministic"],
+        "deterministic_action": cfg.eval.deterministic_action,
         "mean_return": float(r.mean()), "std_return": float(r.std()),
         "min_return": float(r.min()), "max_return": float(r.max()),
         "median_return": float(np.median(r)), "mean_length": float(result.lengths.mean()),
@@ -185,8 +196,9 @@ def main(argv: Optional[List[str]] = None) -> None:
     parser = argparse.ArgumentParser(
         prog="a2c-eval", description=__doc__.split("\n\n")[0],
         epilog="options (key=value): episodes=100 video=false video_episodes=3 seed=<run's "
-               "eval seed> deterministic=true checkpoint=final|best|last num_envs=<run's> "
-               "device=auto plot=false", formatter_class=argparse.RawDescriptionHelpFormatter)
+               "eval seed> deterministic=true deterministic_action=<run's: clipped_mean|"
+               "mean_of_clipped> checkpoint=final|best|last num_envs=<run's> device=auto "
+               "plot=false", formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("path", type=Path, help="run directory or checkpoint (.pt) file")
     parser.add_argument("options", nargs="*", help="key=value options (see below)")
     parser.add_argument("--plot", action="store_true", help="also write learning_curve.png")

@@ -59,7 +59,7 @@ def build_trainer(cfg: Config, run_dir: Path, config_dict: Dict[str, Any], conso
         backend = make_backend(backend_name, cfg, network, optimizer, device)
         agent = Agent(network, ObsNormalizer.for_spaces(spaces, cfg.algo.normalize_obs,
                                                         cfg.algo.obs_clip),
-                      spaces, device, backend.sampler)
+                      spaces, device, backend.sampler, cfg.eval.deterministic_action)
         reward_scaler = RewardScaler(cfg.num_envs, cfg.algo.gamma, cfg.algo.scale_reward,
                                      cfg.algo.reward_clip)
         state = TrainState()
