@@ -85,6 +85,11 @@ class NetworkConfig:
     #: drawn at the start of each rollout, so it varies smoothly with the state instead of
     #: jittering every step; ``log_std_init`` then initialises that matrix's log stds.
     gsde: bool = False
+    #: Score the action the env received (CAPG, Fujita & Maeda 2018): a sample beyond a
+    #: bound gets the log-probability of all samples beyond it, log P(a >= high), instead of
+    #: its Gaussian density; the policy gradient stays unbiased and has a smaller variance
+    #: where the means push against the bounds.
+    clipped_log_prob: bool = False
 
 
 @dataclass

@@ -228,7 +228,8 @@ def check_environment(cfg: Config) -> None:
     # Continuous-only options, with their defaults: anything else is refused for discrete.
     for key, value, default in (("log_std_init", cfg.network.log_std_init, 0.0),
                                 ("log_std_min", cfg.network.log_std_min, None),
-                                ("gsde", cfg.network.gsde, False)):
+                                ("gsde", cfg.network.gsde, False),
+                                ("clipped_log_prob", cfg.network.clipped_log_prob, False)):
         if spaces.discrete and value != default:
             raise ConfigError(f"network.{key}={value!r} is invalid: {cfg.env.id} has discrete "
                               f"actions; {key} only applies to continuous (Box) actions (drop "

@@ -3,6 +3,8 @@ optimizer step against torch autograd, the compiled backend against eager, the f
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -70,21 +72,16 @@ def rollout(discrete: bool) -> RolloutBuffer:
     return buf
 
 
-@pytest.mark.parametrize("discrete", [True, False], ids=["discrete", "continuous"])
-@pytest.mark.parametrize("name", list(NETWORKS))
-@pytest.mark.parametrize("max_grad_norm", [100.0, 0.05], ids=["unclipped", "clipped"])
-def test_gradients_and_statistics_match_autograd(discrete, name, max_grad_norm):
-    # lr 0: the step leaves the parameters alone and the clipped gradient stays in .grad.
-    algo = AlgoConfig(lr=0.0, ent_coef=0.03, vf_coef=0.7, gae_lambda=0.9,
-                      max_grad_norm=max_grad_norm)
-    buf = rollout(discrete)
+def update_grad(b, discrete: bool, algo: AlgoConfig):
+    """One update of backend ``b`` on the test rollout: (statistics, flat gradient)."""
     last_obs = np.random.default_rng(2).normal(size=(N, OBS)).astype("f4")
-    results = {}
-    for kind in ("torch", "numpy"):
-        b = backend(discrete, NETWORKS[name], kind, algo)
-        stats = b.update(buf, last_obs, algo.ent_coef)
-        results[kind] = (stats, b.optimizer.param_groups[0]["params"][0].grad.clone())
-    (stats_t, grad_t), (stats_n, grad_n) = results["torch"], results["numpy"]
+    stats = b.update(rollout(discrete), last_obs, algo.ent_coef)
+    return stats, b.optimizer.param_groups[0]["params"][0].grad.clone()
+
+
+def assert_twins_agree(torch_result, numpy_result) -> None:
+    """The NumPy twin's statistics and gradient equal autograd's."""
+    (stats_t, grad_t), (stats_n, grad_n) = torch_result, numpy_result
     for stat, value_t in stats_t._asdict().items():
         assert float(getattr(stats_n, stat)) == pytest.approx(float(value_t), rel=1e-4,
                                                                 abs=1e-6), stat
@@ -92,27 +89,45 @@ def test_gradients_and_statistics_match_autograd(discrete, name, max_grad_norm):
     torch.testing.assert_close(grad_n, grad_t, rtol=1e-4, atol=1e-6)
 
 
+@pytest.mark.parametrize("discrete", [True, False], ids=["discrete", "continuous"])
+@pytest.mark.parametrize("name", list(NETWORKS))
+@pytest.mark.parametrize("max_grad_norm", [100.0, 0.05], ids=["unclipped", "clipped"])
+def test_gradients_and_statistics_match_autograd(discrete, name, max_grad_norm):
+    # lr 0: the step leaves the parameters alone and the clipped gradient stays in .grad.
+    algo = AlgoConfig(lr=0.0, ent_coef=0.03, vf_coef=0.7, gae_lambda=0.9,
+                      max_grad_norm=max_grad_norm)
+    assert_twins_agree(*(update_grad(backend(discrete, NETWORKS[name], kind, algo), discrete,
+                                     algo) for kind in ("torch", "numpy")))
+
+
 def test_log_std_floor_matches_autograd():
     """network.log_std_min: the NumPy twin floors the log std as torch's clamp does, with a
     zero gradient for the dimension below the floor and the usual one above it."""
     algo = AlgoConfig(lr=0.0, ent_coef=0.03, vf_coef=0.7, gae_lambda=0.9, max_grad_norm=100.0)
-    buf = rollout(False)
-    last_obs = np.random.default_rng(2).normal(size=(N, OBS)).astype("f4")
-    grads = {}
+    results = {}
     for kind in ("torch", "numpy"):
         b = backend(False, NETWORKS["separate-tanh"], kind, algo, floor_between_log_stds=True)
-        network = b.net if kind == "numpy" else None
-        stats = b.update(buf, last_obs, algo.ent_coef)
-        grads[kind] = (stats, b.optimizer.param_groups[0]["params"][0].grad.clone())
-        if network is not None:
-            below = network.log_std < network.log_std_min
-            assert below.sum() == 1  # one dimension on each side of the floor
-            assert network.g_log_std[below] == 0 and network.g_log_std[~below] != 0
-    (stats_t, grad_t), (stats_n, grad_n) = grads["torch"], grads["numpy"]
-    for stat, value_t in stats_t._asdict().items():
-        assert float(getattr(stats_n, stat)) == pytest.approx(float(value_t), rel=1e-4,
-                                                                abs=1e-6), stat
-    torch.testing.assert_close(grad_n, grad_t, rtol=1e-4, atol=1e-6)
+        results[kind] = update_grad(b, False, algo)
+    network = b.net
+    below = network.log_std < network.log_std_min
+    assert below.sum() == 1  # one dimension on each side of the floor
+    assert network.g_log_std[below] == 0 and network.g_log_std[~below] != 0
+    assert_twins_agree(results["torch"], results["numpy"])
+
+
+def test_clipped_log_prob_matches_autograd():
+    """network.clipped_log_prob: the NumPy twin's log-probabilities beyond the bounds and
+    their gradients are autograd's (a third of the rollout's actions lie beyond [-1, 1])."""
+    algo = AlgoConfig(lr=0.0, ent_coef=0.03, vf_coef=0.7, gae_lambda=0.9, max_grad_norm=100.0)
+    assert 0.2 < (np.abs(rollout(False).actions) > 1).mean() < 0.5
+    cfg = NETWORKS["separate-tanh"]
+    clipped = replace(cfg, clipped_log_prob=True)
+    stats_t, grad_t = update_grad(backend(False, clipped, "torch", algo), False, algo)
+    assert_twins_agree((stats_t, grad_t),
+                       update_grad(backend(False, clipped, "numpy", algo), False, algo))
+    stats_d, grad_d = update_grad(backend(False, cfg, "numpy", algo), False, algo)
+    assert float(stats_d.policy_loss) != pytest.approx(float(stats_t.policy_loss), rel=1e-3)
+    assert not torch.allclose(grad_d, grad_t, rtol=1e-3, atol=1e-5)
 
 
 def test_log_std_floor_sets_the_sampling_std():

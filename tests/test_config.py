@@ -183,3 +183,19 @@ def test_log_std_floor_accepted_and_built():
     check_environment(config)
     net = ActorCritic(probe_spaces(config.env), config.network)
     assert isinstance(net.dist, DiagGaussian) and net.dist.log_std_min == -1.5
+
+
+def test_clipped_log_prob_is_for_continuous_actions():
+    from a2c_cli.agent.networks import ActorCritic
+    from a2c_cli.envs.factory import probe_spaces
+    from a2c_cli.validation import check_environment
+
+    config = to_config(compose_config(["env=cartpole", "network.clipped_log_prob=true"]))
+    validate(config)
+    with pytest.raises(ConfigError, match="network.clipped_log_prob=True is invalid: "
+                                          "CartPole-v1 has discrete actions"):
+        check_environment(config)
+    config = to_config(compose_config(["env=pendulum", "network.clipped_log_prob=true"]))
+    check_environment(config)
+    net = ActorCritic(probe_spaces(config.env), config.network)
+    assert [b.tolist() for b in net.dist.bounds] == [[-2.0], [2.0]]

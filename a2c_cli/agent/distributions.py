@@ -51,16 +51,48 @@ class Categorical:
         """Noise is drawn per step."""
 
 
+#: (low, high) action bounds: with them, log-probabilities are those of the clipped action.
+Bounds = Optional[Tuple[Tensor, Tensor]]
+
+
+def gaussian_log_prob(mean: Tensor, log_std: Tensor, actions: Tensor,
+                      bounds: Bounds = None) -> Tensor:
+    """Per-dimension log-probabilities of ``actions`` (batch, d) under N(mean, exp(log_std)^2).
+
+    With ``bounds`` (CAPG, Fujita & Maeda 2018): where a sample lies at or beyond a bound,
+    the env received the bound, and its log-probability is that of all samples beyond it,
+    log Phi((low - mean) / std) or log Phi((mean - high) / std).
+    """
+    z = (actions - mean) * torch.exp(-log_std)
+    log_prob = -0.5 * z.pow(2) - log_std - _HALF_LOG_2PI
+    if bounds is None:
+        return log_prob
+    low, high = bounds
+    inv_std = torch.exp(-log_std)
+    below = torch.special.log_ndtr((low - mean) * inv_std)
+    above = torch.special.log_ndtr((mean - high) * inv_std)
+    return torch.where(actions <= low, below, torch.where(actions >= high, above, log_prob))
+
+
+def finite_bounds(low: Tensor, high: Tensor) -> Tuple[Tensor, Tensor]:
+    """Bounds for :func:`gaussian_log_prob`: an infinite bound becomes one no sample reaches
+    and whose log-probability stays finite (so ``torch.where``'s unused branch has a finite
+    gradient)."""
+    return low.clamp(min=-1e6), high.clamp(max=1e6)
+
+
 class DiagGaussian:
     """Continuous actions; ``params`` are means (batch, d), with a state-independent log-std,
     floored at ``log_std_min`` when one is given (below the floor its gradient is 0).
 
-    Samples are unclipped: the log-probability is that of the sample itself; only the
-    copy sent to the environment is clipped to the action bounds.
+    Samples are unclipped; only the copy sent to the environment is clipped to the action
+    bounds. The log-probability is that of the sample itself, or with ``bounds`` that of the
+    clipped action (:func:`gaussian_log_prob`).
     """
 
-    def __init__(self, log_std: Tensor, log_std_min: Optional[float] = None) -> None:
-        self.log_std, self.log_std_min = log_std, log_std_min
+    def __init__(self, log_std: Tensor, log_std_min: Optional[float] = None,
+                 bounds: Bounds = None) -> None:
+        self.log_std, self.log_std_min, self.bounds = log_std, log_std_min, bounds
 
     def effective_log_std(self) -> Tensor:
         if self.log_std_min is None:
@@ -75,8 +107,7 @@ class DiagGaussian:
 
     def log_prob_entropy(self, mean: Tensor, actions: Tensor) -> Tuple[Tensor, Tensor]:
         log_std = self.effective_log_std()
-        z = (actions - mean) * torch.exp(-log_std)
-        log_prob = (-0.5 * z.pow(2) - log_std - _HALF_LOG_2PI).sum(-1)
+        log_prob = gaussian_log_prob(mean, log_std, actions, self.bounds).sum(-1)
         entropy = (0.5 + _HALF_LOG_2PI + log_std).sum(-1).expand(mean.shape[0])
         return log_prob, entropy
 
@@ -104,8 +135,8 @@ class StateDependentGaussian:
 
     EPSILON = 1e-6
 
-    def __init__(self, log_std: Tensor, action_dim: int) -> None:
-        self.log_std, self.action_dim = log_std, action_dim
+    def __init__(self, log_std: Tensor, action_dim: int, bounds: Bounds = None) -> None:
+        self.log_std, self.action_dim, self.bounds = log_std, action_dim, bounds
         self.reset_noise(1)
 
     def reset_noise(self, num_envs: int) -> None:
@@ -136,8 +167,7 @@ class StateDependentGaussian:
     def log_prob_entropy(self, params: Tensor, actions: Tensor) -> Tuple[Tensor, Tensor]:
         mean, features = params[:, :self.action_dim], params[:, self.action_dim:].detach()
         log_std = 0.5 * torch.log(self._variance(features) + self.EPSILON)
-        z = (actions - mean) * torch.exp(-log_std)
-        log_prob = (-0.5 * z.pow(2) - log_std - _HALF_LOG_2PI).sum(-1)
+        log_prob = gaussian_log_prob(mean, log_std, actions, self.bounds).sum(-1)
         entropy = (0.5 + _HALF_LOG_2PI + log_std).sum(-1)
         return log_prob, entropy
 

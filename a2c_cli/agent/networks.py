@@ -14,6 +14,7 @@ from a2c_cli.agent.distributions import (
     Categorical,
     DiagGaussian,
     StateDependentGaussian,
+    finite_bounds,
     mean_of_clipped,
 )
 from a2c_cli.agent.encoders import ImageEncoder
@@ -75,16 +76,31 @@ class ActorCritic(nn.Module):
             _orthogonal_(self.value_out, 1.0)
         self.dist: ActionDistribution
         self.gsde = cfg.gsde and not self.discrete
+        bounds = None
+        if cfg.clipped_log_prob and not self.discrete:
+            low, high = finite_bounds(torch.as_tensor(spaces.action_low, dtype=torch.float32),
+                                      torch.as_tensor(spaces.action_high, dtype=torch.float32))
+            # Buffers follow the module to its device; not saved (the env defines them).
+            self.register_buffer("action_low", low, persistent=False)
+            self.register_buffer("action_high", high, persistent=False)
+            bounds = (self.action_low, self.action_high)
         if self.discrete:
             self.dist = Categorical()
         elif self.gsde:
             self.log_std = nn.Parameter(torch.full((actor_dim, spaces.action_dim),
                                                    float(cfg.log_std_init), dtype=torch.float32))
-            self.dist = StateDependentGaussian(self.log_std, spaces.action_dim)
+            self.dist = StateDependentGaussian(self.log_std, spaces.action_dim, bounds)
         else:
             self.log_std = nn.Parameter(
                 torch.full((spaces.action_dim,), float(cfg.log_std_init), dtype=torch.float32))
-            self.dist = DiagGaussian(self.log_std, cfg.log_std_min)
+            self.dist = DiagGaussian(self.log_std, cfg.log_std_min, bounds)
+
+    def _apply(self, fn, recurse=True):  # noqa: ANN001, ANN202 (nn.Module's signature)
+        """``.to(device)`` replaces buffers: hand the distribution the moved bounds."""
+        super()._apply(fn, recurse)
+        if not self.discrete and getattr(self.dist, "bounds", None) is not None:
+            self.dist.bounds = (self.action_low, self.action_high)  # type: ignore[union-attr]
+        return self
 
     def _policy_params(self, h: Tensor) -> Tensor:
         features = self.actor_body(h)

@@ -150,12 +150,17 @@ class NumpyActorCritic:
             first.input_grad = False
         self.log_std: Optional[np.ndarray] = None
         self.log_std_min: Optional[float] = None
+        #: network.clipped_log_prob's (low, high), float64.
+        self.bounds: Optional[Tuple[np.ndarray, np.ndarray]] = None
         if not self.discrete:
             assert network.log_std.grad is not None
             self.log_std = network.log_std.detach().numpy()
             self.g_log_std = network.log_std.grad.numpy()
             assert isinstance(network.dist, DiagGaussian)
             self.log_std_min = network.dist.log_std_min
+            if network.dist.bounds is not None:
+                low, high = network.dist.bounds
+                self.bounds = (low.numpy().astype(np.float64), high.numpy().astype(np.float64))
 
     def act(self, obs: np.ndarray) -> np.ndarray:
         """Sampled actions (unclipped), drawing from NumPy's global RNG: Gumbel-max for
@@ -204,12 +209,48 @@ class NumpyActorCritic:
             return log_p[rows, actions], entropy, grad
         log_std = self._effective_log_std()
         inv_std = np.exp(-log_std)
-        z = (actions - params) * inv_std
-        log_prob = (-0.5 * z * z - log_std - _HALF_LOG_2PI).sum(axis=1)
         entropy = np.full(len(actions), (0.5 + _HALF_LOG_2PI + log_std).sum(), np.float32)
-        grad = -weights[:, None] * z * inv_std
-        self.g_log_std[:] = -(weights[:, None] * (z * z - 1.0)).sum(axis=0) \
-            - ent_weight * len(actions)
+        if self.bounds is not None:
+            log_prob, d_mean, d_log_std = self._clipped_log_prob_grads(params, log_std, actions)
+            grad = -weights[:, None] * d_mean
+            self.g_log_std[:] = -(weights[:, None] * d_log_std).sum(axis=0) \
+                - ent_weight * len(actions)
+        else:
+            z = (actions - params) * inv_std
+            log_prob = (-0.5 * z * z - log_std - _HALF_LOG_2PI).sum(axis=1)
+            grad = -weights[:, None] * z * inv_std
+            self.g_log_std[:] = -(weights[:, None] * (z * z - 1.0)).sum(axis=0) \
+                - ent_weight * len(actions)
         if self.log_std_min is not None:  # clamp's gradient, as torch's: 0 below the floor
             self.g_log_std[self.log_std < self.log_std_min] = 0.0
         return log_prob, entropy, grad
+
+    def _clipped_log_prob_grads(self, mean: np.ndarray, log_std: np.ndarray,
+                                actions: np.ndarray
+                                ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """:func:`~a2c_cli.agent.distributions.gaussian_log_prob` with bounds: log-probs
+        (batch,) and their derivatives by mean and log std (batch, d). Beyond a bound at t
+        stds (t = (mean - high) / std, or (low - mean) / std), log Phi(t) has derivatives
+        +-r / std and -r t, with r = phi(t) / Phi(t); float64, as r comes from a difference
+        of logs."""
+        import torch
+
+        assert self.bounds is not None
+        low, high = self.bounds
+        mean64, actions64 = mean.astype(np.float64), actions.astype(np.float64)
+        log_std64 = log_std.astype(np.float64)
+        inv_std = np.exp(-log_std64)
+        z = (actions64 - mean64) * inv_std
+        log_prob = -0.5 * z * z - log_std64 - _HALF_LOG_2PI
+        d_mean, d_log_std = z * inv_std, z * z - 1.0
+        below, above = actions64 <= low, actions64 >= high
+        beyond = below | above
+        if beyond.any():
+            t = np.where(below, (low - mean64) * inv_std, (mean64 - high) * inv_std)
+            log_cdf = torch.special.log_ndtr(torch.from_numpy(t)).numpy()
+            ratio = np.exp(-0.5 * t * t - _HALF_LOG_2PI - log_cdf)
+            log_prob = np.where(beyond, log_cdf, log_prob)
+            d_mean = np.where(beyond, np.where(below, -ratio, ratio) * inv_std, d_mean)
+            d_log_std = np.where(beyond, -ratio * t, d_log_std)
+        return (log_prob.sum(axis=1).astype(np.float32), d_mean.astype(np.float32),
+                d_log_std.astype(np.float32))
