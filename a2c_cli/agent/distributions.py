@@ -63,12 +63,12 @@ def gaussian_log_prob(mean: Tensor, log_std: Tensor, actions: Tensor,
     the env received the bound, and its log-probability is that of all samples beyond it,
     log Phi((low - mean) / std) or log Phi((mean - high) / std).
     """
-    z = (actions - mean) * torch.exp(-log_std)
+    inv_std = torch.exp(-log_std)
+    z = (actions - mean) * inv_std
     log_prob = -0.5 * z.pow(2) - log_std - _HALF_LOG_2PI
     if bounds is None:
         return log_prob
     low, high = bounds
-    inv_std = torch.exp(-log_std)
     below = torch.special.log_ndtr((low - mean) * inv_std)
     above = torch.special.log_ndtr((mean - high) * inv_std)
     return torch.where(actions <= low, below, torch.where(actions >= high, above, log_prob))

@@ -3,7 +3,7 @@
     a2c-eval outputs/2026-11-24/19-40-00                    # final.pt, 100 episodes
     a2c-eval outputs/.../checkpoints/best.pt episodes=20 video=true
     a2c-eval RUN_DIR checkpoint=last seed=7 deterministic=false --plot
-    a2c-eval RUN_DIR deterministic_action=clipped_mean     # the other deterministic action
+    a2c-eval RUN_DIR deterministic_action=mean_of_clipped  # E[clip(a)], not clip(mean)
 
 Prints a table (mean, std, min, max, median, solved), writes ``eval.json`` next to the
 checkpoint, and with ``video=true`` mp4 files of the first episodes into
