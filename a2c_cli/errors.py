@@ -42,6 +42,11 @@ class NonFiniteError(ArithmeticError):
         return type(self), (self.quantity,)
 
 
+class GraphContractError(RuntimeError):
+    """Code captured as a CUDA graph broke a rule of CUDA graphs (an internal error: a bug
+    of a backend, never of a config)."""
+
+
 class TrainingInterrupted(Exception):
     """Ctrl-C or SIGTERM: the run stopped after an update and saved ``last.pt``."""
 

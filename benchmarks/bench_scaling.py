@@ -112,6 +112,9 @@ def main() -> None:
     for backend in backends:
         env_backend = "envpool" if backend.startswith("envpool") else "gymnasium"
         alone = [envs_alone(env_backend, n, args.steps) for n in args.num_envs]
+        print(f"  cell {env_backend} alone: "
+              + ", ".join(f"{n} envs {s:,.0f}" for n, s in zip(args.num_envs, alone,
+                                                               strict=True)), flush=True)
         print(f"| {env_backend} alone (random actions) | - | - | "
               + " | ".join(f"{s:,.0f}" for s in alone) + " |", flush=True)
         for device, learner in learners:
@@ -130,6 +133,9 @@ def main() -> None:
                     continue
                 warmups.append(f"{backend}/{device}/{learner}/{num_envs}: {warmup_s:.1f} s")
                 cells.append(f"{sps:,.0f} ({sps / limit:.0%})")
+                # each cell as it is measured: a run cut short keeps what it measured
+                print(f"  cell {backend} / {device} / {learner} / {num_envs} envs: {cells[-1]}",
+                      flush=True)
             print(f"| {backend} | {device} | {learner} | " + " | ".join(cells) + " |",
                   flush=True)
     print("device=auto: " + ", ".join(f"{n} envs -> {auto_device(n, gpu)[0]}"

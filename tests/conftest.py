@@ -127,3 +127,28 @@ def assert_same_update(reference, other, stats_ref, stats_other, tol: float = 1e
                                                                   abs=tol), name
     torch.testing.assert_close(other.params[0].detach(), reference.params[0].detach(),
                                rtol=tol, atol=tol)
+
+
+@pytest.fixture(autouse=True)
+def _per_test_timeout():
+    """``A2C_TEST_TIMEOUT=SECONDS`` fails a test that runs longer (SIGALRM in the main
+    thread; a subprocess it waits for is killed), so one hung test cannot eat a short GPU
+    session (benchmarks/gpu_check.sh sets it); unset, nothing is armed."""
+    import signal
+    import threading
+
+    seconds = int(os.environ.get("A2C_TEST_TIMEOUT", "0") or 0)
+    if seconds <= 0 or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expire(signum, frame):  # noqa: ANN001, ARG001 - signal handler
+        raise TimeoutError(f"test ran over {seconds} s (A2C_TEST_TIMEOUT)")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)

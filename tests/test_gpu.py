@@ -1,4 +1,6 @@
-"""device=cuda end to end; skipped where there is no GPU (CI never has one)."""
+"""device=cuda end to end; skipped where there is no GPU (CI never has one). The graph
+backend's own tests (tests/test_graph_backend.py, tests/test_cuda_graphs.py) run on every
+machine through the CPU stand-in and, with a GPU, on real CUDA graphs too."""
 
 from __future__ import annotations
 
@@ -13,28 +15,38 @@ pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA G
 
 
 @pytest.mark.parametrize("env_name", ["cartpole", "lunar_continuous"])
-def test_cuda_training_run(tmp_path, subprocess_env, env_name):
+def test_cuda_training_run_and_its_checkpoint_on_the_cpu(tmp_path, subprocess_env, env_name):
+    """A cuda run (backend=auto: graph) completes, and its final.pt, written from GPU
+    tensors, is evaluated by a2c-eval on the CPU."""
+    from .conftest import A2C_EVAL, run_cli
+
     run_dir = tmp_path / env_name
     a2c_train([f"env={env_name}", "device=cuda", "total_timesteps=20000", "eval.every_steps=10000",
                "eval.final_episodes=5", f"hydra.run.dir={run_dir}"], subprocess_env)
     m = json.loads((run_dir / "metrics.json").read_text())
     assert m["device"] == "cuda" and m["status"] == "completed"
-    ckpt = torch.load(run_dir / "checkpoints" / "final.pt", weights_only=True, map_location="cpu")
-    assert all(t.device.type == "cpu" for t in ckpt["model"].values())
+    run_cli(A2C_EVAL, [str(run_dir), "episodes=5", "device=cpu"], subprocess_env)
+    report = json.loads((run_dir / "checkpoints" / "eval.json").read_text())
+    assert report["episodes"] == 5 and report["device"] == "cpu"
 
 
-def test_compiled_update_on_cuda_equals_eager():
-    """The compiled backend on the GPU: same statistics and step as eager on one batch."""
+def test_the_factory_compiled_backend_on_cuda_is_graphs_with_compile():
+    """backend=compiled on a GPU is the graph backend with torch.compile inside its graphs
+    (what make_backend builds); its update equals eager there."""
     import numpy as np
 
     from a2c_cli.agent.networks import ActorCritic, flatten_parameters
-    from a2c_cli.config import AlgoConfig, NetworkConfig
+    from a2c_cli.config import AlgoConfig, Config, EnvConfig, NetworkConfig
     from a2c_cli.envs.spaces import EnvSpaces
+    from a2c_cli.training.backends import make_backend
+    from a2c_cli.training.graph_backend import GraphBackend
     from a2c_cli.training.optim import make_optimizer
     from a2c_cli.training.rollout import RolloutBuffer
-    from a2c_cli.training.torch_backend import TorchBackend
 
-    cuda, algo = torch.device("cuda"), AlgoConfig(ent_coef=0.01, gae_lambda=0.95)
+    from .conftest import assert_same_update
+
+    cuda = torch.device("cuda")
+    cfg = Config(env=EnvConfig(id="CartPole-v1"), algo=AlgoConfig(ent_coef=0.01, gae_lambda=0.95))
     rng = np.random.default_rng(0)
     buf = RolloutBuffer(5, 8, 8, (), True, cuda)
     buf.obs[:] = rng.normal(size=buf.obs.shape)
@@ -43,45 +55,16 @@ def test_compiled_update_on_cuda_equals_eager():
     buf.upload()
     last = rng.normal(size=(8, 8)).astype(np.float32)
     backends = []
-    for compiled in (False, True):
+    for name in ("torch", "compiled"):
         torch.manual_seed(0)
         net = ActorCritic(EnvSpaces(8, True, 4, None, None), NetworkConfig()).to(cuda)
-        optimizer = make_optimizer([flatten_parameters(net)], algo)
-        backends.append(TorchBackend(net, optimizer, algo, cuda, compiled=compiled, num_envs=8))
-    eager, compiled = (b.update(buf, last, algo.ent_coef) for b in backends)
-    for name, value in eager._asdict().items():
-        assert float(getattr(compiled, name)) == pytest.approx(float(value), rel=1e-5, abs=1e-5)
-    torch.testing.assert_close(backends[1].params[0], backends[0].params[0], rtol=1e-5, atol=1e-5)
-
-
-@pytest.mark.parametrize("overrides", [[], ["env.backend=envpool", "vec_env=async"]],
-                         ids=["gymnasium", "envpool-async"])
-def test_graph_backend_trains_without_capturing_again(tmp_path, overrides):
-    """A cuda run (backend=auto -> graph): one act graph per rollout slot (two per step with
-    EnvPool's pipelined halves) and one update graph, captured once for the whole run."""
-    from omegaconf import OmegaConf
-
-    from a2c_cli.cli.console import RunConsole
-    from a2c_cli.training.build import build_trainer
-
-    from .conftest import compose_config, to_config
-
-    if "env.backend=envpool" in overrides:
-        pytest.importorskip("envpool")
-    cfg = compose_config(["env=lunar_discrete", "device=cuda", "total_timesteps=40000",
-                          "eval.every_steps=20000", "eval.final_episodes=3", "num_envs=8",
-                          *overrides])
-    config = to_config(cfg)
-    trainer = build_trainer(config, tmp_path, OmegaConf.to_container(cfg, resolve=True),
-                            RunConsole("none", config.total_timesteps, 60.0))
-    try:
-        metrics = trainer.train()
-    finally:
-        trainer.close()
-    backend = trainer.learner.backend
-    halves = 2 if overrides else 1
-    assert metrics["status"] == "completed" and metrics["device"] == "cuda"
-    assert backend.captures == config.algo.n_steps * halves + 1
+        optimizer = make_optimizer([flatten_parameters(net)], cfg.algo)
+        backends.append(make_backend(name, cfg, net, optimizer, cuda))
+    assert isinstance(backends[1], GraphBackend)
+    for _ in range(3):
+        assert_same_update(backends[0], backends[1], backends[0].update(buf, last, 0.01),
+                           backends[1].update(buf, last, 0.01))
+    assert backends[1].captures == 1
 
 
 def test_weight_average_on_the_graph_backend(tmp_path, subprocess_env):

@@ -147,7 +147,8 @@ def run(path: Path, opts: Dict[str, Any]) -> Dict[str, Any]:
     r = result.returns
     report: Dict[str, Any] = {
         "checkpoint": str(ckpt), "env_id": cfg.env.id, "global_step": payload["global_step"],
-        "episodes": len(r), "seed": seed, "deterministic": opts["deterministic"],
+        "episodes": len(r), "seed": seed, "device": str(agent.device),
+        "deterministic": opts["deterministic"],
         "deterministic_action": cfg.eval.deterministic_action,
         "mean_return": float(r.mean()), "std_return": float(r.std()),
         "min_return": float(r.min()), "max_return": float(r.max()),

@@ -18,7 +18,10 @@ from a2c_cli.config import Config, flatten_dict
 from a2c_cli.errors import CheckpointError, ConfigError
 
 #: Keys a resumed run may change; everything else must stay as the run was started.
-RESUME_OVERRIDABLE = ("total_timesteps", "progress", "log_interval_s", "debug", "plot")
+#: ``device``, ``backend`` and ``torch_threads`` say where and how the same update is
+#: computed, not what it computes: a run trained on a GPU continues on a CPU.
+RESUME_OVERRIDABLE = ("total_timesteps", "progress", "log_interval_s", "debug", "plot",
+                      "device", "backend", "torch_threads")
 LAST = Path("checkpoints") / "last.pt"
 
 

@@ -14,7 +14,7 @@ The loop, the collector and the learner never ask which one they have.
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import TYPE_CHECKING, Optional, Protocol
 
 import numpy as np
 import torch
@@ -26,6 +26,9 @@ from a2c_cli.errors import ConfigError
 from a2c_cli.training.loss import UpdateStats
 from a2c_cli.training.rollout import RolloutBuffer
 from a2c_cli.validation import numpy_unsupported_reason
+
+if TYPE_CHECKING:
+    from a2c_cli.training.cuda_graphs import GraphCapturer
 
 
 class Backend(Protocol):
@@ -44,16 +47,19 @@ class Backend(Protocol):
         ...
 
 
-def resolve_backend(name: str, cfg: Config, device: torch.device) -> str:
-    """The concrete backend for ``backend=auto``; other names as given."""
-    if name == "graph" and device.type != "cuda":
+def resolve_backend(name: str, cfg: Config, device: torch.device,
+                    stand_in: bool = False) -> str:
+    """The concrete backend for ``backend=auto``; other names as given. ``stand_in``: CUDA
+    graphs are emulated on this device (tests), which then counts as a GPU here."""
+    gpu = device.type == "cuda" or stand_in
+    if name == "graph" and not gpu:
         raise ConfigError(f"backend=graph needs a CUDA GPU, and this run is on {device.type}; "
                           "use backend=auto, or device=cuda on a machine with a GPU.")
     if name != "auto":
         return name
     if cfg.network.gsde:
         return "torch"
-    if device.type == "cuda":
+    if gpu:
         return "graph"
     if device.type == "cpu" and numpy_unsupported_reason(cfg.network) is None:
         return "numpy"
@@ -61,16 +67,21 @@ def resolve_backend(name: str, cfg: Config, device: torch.device) -> str:
 
 
 def make_backend(name: str, cfg: Config, network: ActorCritic,
-                 optimizer: torch.optim.Optimizer, device: torch.device) -> Backend:
-    """The backend ``name`` (as :func:`resolve_backend` gives it) for this run."""
+                 optimizer: torch.optim.Optimizer, device: torch.device,
+                 graphs: Optional[GraphCapturer] = None) -> Backend:
+    """The backend ``name`` (as :func:`resolve_backend` gives it) for this run. ``graphs``
+    (tests: the CPU stand-in for CUDA graphs) makes ``graph`` and ``compiled`` the graph
+    backend on any device; by default it is the GPU's CUDA graphs."""
     if name == "numpy":
         from a2c_cli.training.numpy_backend import NumpyBackend
 
         return NumpyBackend(network, optimizer, cfg.algo)
-    if name == "graph" or (name == "compiled" and device.type == "cuda"):
+    if name == "graph" or (name == "compiled" and (device.type == "cuda" or graphs)):
+        from a2c_cli.training.cuda_graphs import CudaGraphs
         from a2c_cli.training.graph_backend import GraphBackend
 
-        return GraphBackend(network, optimizer, cfg.algo, device, compiled=name == "compiled")
+        return GraphBackend(network, optimizer, cfg.algo, device, graphs or CudaGraphs(),
+                            compiled=name == "compiled")
     from a2c_cli.training.torch_backend import TorchBackend
 
     return TorchBackend(network, optimizer, cfg.algo, device, compiled=name == "compiled",

@@ -21,6 +21,7 @@ from a2c_cli.outputs.tensorboard import TensorBoardLogger
 from a2c_cli.outputs.video import VideoRecorder
 from a2c_cli.training.backends import make_backend, resolve_backend
 from a2c_cli.training.collector import Collector
+from a2c_cli.training.cuda_graphs import GraphCapturer
 from a2c_cli.training.evaluator import Evaluator
 from a2c_cli.training.learner import A2C
 from a2c_cli.training.loop import Trainer
@@ -39,13 +40,16 @@ from a2c_cli.validation import resolve_device
 
 def build_trainer(cfg: Config, run_dir: Path, config_dict: Dict[str, Any], console: Progress,
                   resume: Optional[Dict[str, Any]] = None,
-                  stop_requested: Callable[[], Optional[int]] = lambda: None) -> Trainer:
+                  stop_requested: Callable[[], Optional[int]] = lambda: None,
+                  graphs: Optional[GraphCapturer] = None) -> Trainer:
     """``resume`` is a checkpoint payload (``last.pt``) to continue from: weights,
     optimizer, statistics, RNG states and counters are restored; the training envs start
-    fresh episodes from a seed derived from the step, so a resume is reproducible."""
+    fresh episodes from a seed derived from the step, so a resume is reproducible.
+    ``graphs``: what captures the graph backend's graphs (tests pass the CPU stand-in for
+    CUDA graphs; by default the GPU's)."""
     limit_threads(cfg.torch_threads)
     device = resolve_device(cfg.device, cfg.num_envs, cnn=cfg.network.encoder != "none")
-    backend_name = resolve_backend(cfg.backend, cfg, device)
+    backend_name = resolve_backend(cfg.backend, cfg, device, stand_in=graphs is not None)
     if backend_name == "numpy":
         skip_dynamo_import_for_optimizers()
     seed_everything(cfg.seed)
@@ -56,7 +60,7 @@ def build_trainer(cfg: Config, run_dir: Path, config_dict: Dict[str, Any], conso
         flat = flatten_parameters(network)
         optimizer = make_optimizer([flat], cfg.algo)
         weights = WeightAverage(network, flat, cfg.algo.ema_decay)
-        backend = make_backend(backend_name, cfg, network, optimizer, device)
+        backend = make_backend(backend_name, cfg, network, optimizer, device, graphs)
         agent = Agent(network, ObsNormalizer.for_spaces(spaces, cfg.algo.normalize_obs,
                                                         cfg.algo.obs_clip),
                       spaces, device, backend.sampler, cfg.eval.deterministic_action)
