@@ -26,8 +26,9 @@ install: $(STAMP) ## create .venv; install a2c-cli (editable) with the video, sw
 train: install ## install, then train LunarLander-v3 (discrete) with the default settings
 	$(VENV)/bin/a2c-train env=lunar_discrete num_envs=8
 
-# Tests run in one worker per core (whole files per worker: module fixtures run once).
-PYTEST := $(PY) -m pytest -q -n auto --dist loadfile
+# Tests run in one worker per core, spread one by one; a file with a module fixture is one
+# xdist_group (it runs on one worker, the fixture once).
+PYTEST := $(PY) -m pytest -q -n auto --dist loadgroup
 
 test: install ## fast test suite (real envs, real training runs, a few minutes)
 	$(PYTEST)

@@ -14,6 +14,9 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 from .conftest import a2c_train, job_dir, quiet_env, scalars, train_in_process
 
+#: Its module fixture runs once: the whole file on one pytest-xdist worker.
+pytestmark = pytest.mark.xdist_group("test_cli")
+
 QUICK = ["env=cartpole", "total_timesteps=30000", "eval.every_steps=10000", "eval.episodes=5",
          "eval.final_episodes=20", "log_every_steps=1000"]
 REQUIRED_TAGS = [

@@ -12,6 +12,9 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 from .conftest import A2C_EVAL, a2c_train
 
+#: Its module fixture runs once: the whole file on one pytest-xdist worker.
+pytestmark = pytest.mark.xdist_group("test_eval_cli")
+
 PNG = b"\x89PNG\r\n\x1a\n"
 
 

@@ -45,12 +45,17 @@ def spaces(discrete: bool) -> EnvSpaces:
     return EnvSpaces(OBS, False, 2, -np.ones(2, np.float32), np.ones(2, np.float32))
 
 
-def make(kind: str, discrete: bool, algo: AlgoConfig, compiled: bool = False):
+#: A small network for the compiled cases: compilation time grows with the graph.
+SMALL = NetworkConfig(shared=[32], actor=[16], critic=[], activation="relu", layer_norm=False)
+
+
+def make(kind: str, discrete: bool, algo: AlgoConfig, compiled: bool = False,
+         network: NetworkConfig | None = None):
     """The eager backend (``kind='torch'``, on the CPU) or the graph backend of ``kind``,
     with the same perturbed initial weights."""
     device = torch.device("cpu") if kind == "torch" else device_of(kind)
     torch.manual_seed(0)
-    net = ActorCritic(spaces(discrete), NetworkConfig()).to(device)
+    net = ActorCritic(spaces(discrete), network or NetworkConfig()).to(device)
     with torch.no_grad():
         for p in net.parameters():
             p.add_(0.1 * torch.randn_like(p))
@@ -98,7 +103,9 @@ def test_graph_update_equals_eager_over_updates_on_one_refilled_buffer(kind, opt
     backend (1e-5), one capture, and the optimizer's lazily made state not shifting the
     step count."""
     algo = AlgoConfig(optimizer=optimizer, ent_coef=0.01, gae_lambda=0.95, max_grad_norm=0.5)
-    eager, graph = make("torch", discrete, algo), make(kind, discrete, algo, compiled)
+    network = SMALL if compiled else None
+    eager = make("torch", discrete, algo, network=network)
+    graph = make(kind, discrete, algo, compiled, network)
     host_buf, graph_buf = new_buffer(discrete, torch.device("cpu")), \
         new_buffer(discrete, device_of(kind))
     for i, (lr, ent_coef) in enumerate(((1e-3, 0.01), (5e-4, 0.004), (2e-4, 0.0),

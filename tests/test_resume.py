@@ -15,6 +15,9 @@ from a2c_cli.training.checkpoint import load_checkpoint
 
 from .conftest import A2C_TRAIN, a2c_train, scalars, train_in_process
 
+#: Its module fixture runs once: the whole file on one pytest-xdist worker.
+pytestmark = pytest.mark.xdist_group("test_resume")
+
 RUN = ["env=cartpole", "checkpoint.every_steps=10000",
        "eval.every_steps=10000", "eval.episodes=5", "progress=none", "seed=0"]
 

@@ -19,6 +19,9 @@ from a2c_cli.training.weight_average import ONLINE_KEY, UPDATES_KEY, WeightAvera
 
 from .conftest import A2C_EVAL, a2c_train, run_cli
 
+#: Its module fixture runs once: the whole file on one pytest-xdist worker.
+pytestmark = pytest.mark.xdist_group("test_weight_average")
+
 SPACES = EnvSpaces(5, False, 2, -np.ones(2, np.float32), np.ones(2, np.float32))
 
 
