@@ -24,6 +24,8 @@ import time
 from pathlib import Path
 from tempfile import TemporaryDirectory
 
+from a2c_cli.cli.sweep_stop import descendants
+
 BIN = Path(sys.executable).parent
 KILL_AFTER_S = 8.0
 SHORT = ["env=cartpole", "total_timesteps=2000", "eval.every_steps=0", "eval.final_episodes=5",
@@ -32,19 +34,7 @@ SHORT = ["env=cartpole", "total_timesteps=2000", "eval.every_steps=0", "eval.fin
 
 def tree(pid: int) -> list[int]:
     """``pid`` and its descendants (Linux /proc)."""
-    children: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
-    out, todo = [], [pid]
-    while todo:
-        p = todo.pop()
-        out.append(p)
-        todo.extend(children.get(p, []))
-    return out
+    return [pid, *descendants(pid)]
 
 
 def _cmdline(pid: int) -> bytes:

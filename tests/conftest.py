@@ -41,7 +41,7 @@ def train_in_process(overrides: Iterable[str], run_dir: Path) -> Dict[str, Any]:
     .hydra/ or train.log): what most end-to-end checks need, without a process's imports."""
     from a2c_cli.cli.task import train
 
-    cfg = compose_config(["progress=none", *overrides])
+    cfg = compose_config(["progress=none", "plot=false", *overrides])  # the plot: test_eval_cli
     run_dir.mkdir(parents=True, exist_ok=True)
     return train(cfg, run_dir)
 

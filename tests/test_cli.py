@@ -18,7 +18,7 @@ from .conftest import a2c_train, job_dir, quiet_env, scalars, train_in_process
 pytestmark = pytest.mark.xdist_group("test_cli")
 
 QUICK = ["env=cartpole", "total_timesteps=30000", "eval.every_steps=10000", "eval.episodes=5",
-         "eval.final_episodes=20", "log_every_steps=1000"]
+         "eval.final_episodes=20", "log_every_steps=1000", "plot=false"]
 REQUIRED_TAGS = [
     "charts/episodic_return", "charts/episodic_length", "charts/SPS", "charts/learning_rate",
     "charts/ent_coef",

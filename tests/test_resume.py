@@ -19,7 +19,7 @@ from .conftest import A2C_TRAIN, a2c_train, scalars, train_in_process
 pytestmark = pytest.mark.xdist_group("test_resume")
 
 RUN = ["env=cartpole", "checkpoint.every_steps=10000",
-       "eval.every_steps=10000", "eval.episodes=5", "progress=none", "seed=0"]
+       "eval.every_steps=10000", "eval.episodes=5", "progress=none", "seed=0", "plot=false"]
 
 
 def start(run_dir: Path, env: dict) -> subprocess.Popen:

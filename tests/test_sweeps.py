@@ -15,7 +15,8 @@ from tensorboard.plugins.hparams import plugin_data_pb2
 
 from .conftest import A2C_REPORT, REPO, a2c_train, job_dir, job_dirs
 
-TINY = ["env=cartpole", "total_timesteps=2000", "eval.every_steps=0", "eval.final_episodes=5"]
+TINY = ["env=cartpole", "total_timesteps=2000", "eval.every_steps=0", "eval.final_episodes=5",
+        "plot=false"]
 
 
 def statuses(sweep: Path) -> dict[str, str]:
@@ -49,10 +50,11 @@ def test_submitit_local_launcher(tmp_path, subprocess_env):
 def test_slurm_launcher_config_composes():
     from hydra import compose, initialize_config_dir
 
-    from a2c_cli.config import find_config_dir
+    from a2c_cli.config import find_config_dir, register_configs
 
     from .conftest import compose_config
 
+    register_configs()  # the schema (a2c-train registers it on import)
     with initialize_config_dir(config_dir=str(find_config_dir()), version_base="1.3"):
         cfg = compose(config_name="config", overrides=["hydra/launcher=slurm"],
                       return_hydra_config=True)

@@ -137,7 +137,8 @@ def evaluate_weights(payload: dict, model: dict, episodes: int) -> np.ndarray:
 
 
 RUN = ["env=cartpole", "algo.ema_decay=0.99", "eval.every_steps=5000", "eval.episodes=3",
-       "eval.final_episodes=20", "checkpoint.every_steps=5000", "progress=none", "seed=0"]
+       "eval.final_episodes=20", "checkpoint.every_steps=5000", "progress=none", "seed=0",
+       "plot=false"]
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,5 @@
-"""Graceful stop on Ctrl-C / SIGTERM (Slurm preemption).
+"""Graceful stop on Ctrl-C / SIGTERM (Slurm preemption), or when a sweep's launcher was
+signalled (its stop file, :mod:`a2c_cli.cli.sweep_stop`).
 
 The first signal asks the training loop to stop after the current update (it then saves
 ``last.pt`` and exits non-zero); a second one aborts at once. A stop is remembered for the
@@ -9,15 +10,38 @@ from __future__ import annotations
 
 import signal
 import threading
+import time
+from pathlib import Path
 from types import FrameType
 from typing import Any, Optional
 
 _requested: Optional[int] = None
+#: The sweep's stop file this job watches (multirun jobs), and when to look next.
+_stop_file: Optional[Path] = None
+_next_look = 0.0
+#: How often the stop file is looked at (a stat per look).
+LOOK_EVERY_S = 0.2
+
+
+def watch_stop_file(path: Optional[Path]) -> None:
+    """Also stop when ``path`` appears (None: stop on signals only)."""
+    global _stop_file, _next_look
+    _stop_file, _next_look = path, 0.0
 
 
 def stop_requested() -> Optional[int]:
-    """The signal number of a pending stop request, if any."""
-    return _requested
+    """The signal number of a pending stop request (this process's, or the one its sweep's
+    launcher wrote into the stop file), if any."""
+    global _next_look
+    if _requested is not None or _stop_file is None:
+        return _requested
+    now = time.monotonic()
+    if now < _next_look:
+        return None
+    _next_look = now + LOOK_EVERY_S
+    from a2c_cli.cli.sweep_stop import read_stop_file
+
+    return read_stop_file(_stop_file)
 
 
 class GracefulStop:

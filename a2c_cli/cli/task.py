@@ -7,44 +7,25 @@ gymnasium only once a run really starts (``a2c-train --help`` stays instant). Te
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any, Dict, Optional
 
 from omegaconf import DictConfig, OmegaConf
 
 from a2c_cli.cli.console import RunConsole
-from a2c_cli.cli.signals import GracefulStop, stop_requested
+from a2c_cli.cli.signals import GracefulStop, stop_requested, watch_stop_file
 from a2c_cli.config import Config
 from a2c_cli.errors import TrainingInterrupted
 from a2c_cli.outputs.run_dir import RunLock, held
 from a2c_cli.validation import check_environment, validate
 
 
-def completed_job(run_dir: Path, config: Dict[str, Any]) -> Optional[Dict[str, Any]]:
-    """The metrics of a multirun job that already finished in ``run_dir`` with this config,
-    so that running a sweep's command again runs only the jobs it lacks (after a lost
-    worker, a preempted cluster job, Ctrl-C ...); None when the job has to run."""
-    import json
-    import logging
-
-    from a2c_cli.cli.resume import check_same_config
-    from a2c_cli.training.checkpoint import load_checkpoint
-
-    metrics_file, final = run_dir / "metrics.json", run_dir / "checkpoints" / "final.pt"
-    if not (metrics_file.is_file() and final.is_file()):
-        return None
-    metrics = json.loads(metrics_file.read_text())
-    if metrics.get("status") != "completed":
-        return None
-    check_same_config(load_checkpoint(final)["config"], config, final)
-    logging.getLogger("a2c_cli").info("job already completed in %s: not run again", run_dir)
-    return metrics
-
-
 def train(cfg: DictConfig, run_dir: Path, multirun: bool = False,
-          validated: bool = False) -> Dict[str, Any]:
+          validated: bool = False, stop_file: Optional[Path] = None) -> Dict[str, Any]:
     """Validate ``cfg`` (unless the caller just did), train (or resume), evaluate and write
-    outputs into ``run_dir``; returns the metrics."""
+    outputs into ``run_dir``; returns the metrics. ``stop_file``: a multirun's, whose
+    appearance stops the job as a signal would (the launcher was signalled)."""
     config: Config = OmegaConf.to_object(cfg)  # type: ignore[assignment]
     if not validated:
         validate(config)
@@ -53,8 +34,9 @@ def train(cfg: DictConfig, run_dir: Path, multirun: bool = False,
     from a2c_cli.training.build import build_trainer  # heavy: torch, gymnasium
     from a2c_cli.training.checkpoint import load_checkpoint
 
+    watch_stop_file(stop_file)
     signum = stop_requested()
-    if signum is not None:  # an earlier job of this multirun was interrupted
+    if signum is not None:  # the sweep was stopped: this job does not start
         raise TrainingInterrupted(signum, 0, run_dir)
     config_dict: Dict[str, Any] = OmegaConf.to_container(cfg, resolve=True)  # type: ignore
     payload: Optional[Dict[str, Any]] = None
@@ -67,10 +49,17 @@ def train(cfg: DictConfig, run_dir: Path, multirun: bool = False,
     # a2c-train locked a single run's directory already; a multirun job locks its own here.
     lock = None if held(run_dir) else RunLock.acquire(run_dir)
     try:
-        if multirun:
-            done = completed_job(run_dir, config_dict)
-            if done is not None:
-                return done
+        if multirun:  # an earlier session of this job: skip, resume or start afresh
+            from a2c_cli.cli.sweep_jobs import plan_job
+
+            plan = plan_job(run_dir, config_dict)
+            if plan.note:
+                logging.getLogger("a2c_cli").info("job %s: %s", run_dir.name, plan.note)
+            if plan.action == "skip":
+                assert plan.metrics is not None
+                return plan.metrics
+            if plan.action == "resume":
+                payload = plan.payload
         with GracefulStop():
             trainer = build_trainer(config, run_dir, config_dict, console, resume=payload,
                                     stop_requested=stop_requested)

@@ -8,6 +8,7 @@ turns expected failures into one line on stderr with a non-zero exit code (see
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -18,6 +19,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
+from a2c_cli.cli.sweep_stop import STOP_FILE
 from a2c_cli.config import find_config_dir, register_configs
 from a2c_cli.errors import ConfigError
 
@@ -37,9 +39,10 @@ def main(cfg: DictConfig) -> Optional[float]:
 
     hydra_cfg = HydraConfig.get()
     multirun = hydra_cfg.mode == RunMode.MULTIRUN
+    stop_file = Path(hydra_cfg.sweep.dir) / STOP_FILE if multirun else None
     try:
         metrics = train(cfg, Path(hydra_cfg.runtime.output_dir), multirun=multirun,
-                        validated=_prevalidated and not multirun)
+                        validated=_prevalidated and not multirun, stop_file=stop_file)
     except Exception as exc:
         if multirun:  # Hydra records the failure and runs the other jobs
             raise
@@ -152,7 +155,10 @@ def cli() -> None:
             sys.argv = [sys.argv[0], *resume_argv(argv)]
         prevalidate(sys.argv[1:])
         sys.argv = [sys.argv[0], *own_output_dir(sys.argv[1:], resuming)]
-        main()
+        try:
+            main()
+        finally:
+            _end_of_a_stopped_sweep()
         if _failure:
             raise _failure.pop()
         if _prevalidated:  # a plain single run, finished and written
@@ -162,6 +168,19 @@ def cli() -> None:
         sys.exit(130)
     except Exception as exc:
         _report(exc, show_traceback)
+
+
+def _end_of_a_stopped_sweep() -> None:
+    """A sweep whose launcher was signalled: once its jobs have stopped, leave no process
+    of it behind, say what happened to the jobs and exit 128 + the signal."""
+    from a2c_cli.cli import sweep_stop
+
+    signum = sweep_stop.requested()
+    if signum is None:
+        return
+    sweep_stop.kill_descendants(signal.SIGTERM)  # idle pool workers
+    print(sweep_stop.summary(signum), file=sys.stderr)
+    _exit_now(128 + signum)
 
 
 def _exit_now(code: int) -> None:

@@ -1,0 +1,167 @@
+"""Sweeps under interruption, with real processes: Ctrl-C to the sweep's process group,
+SIGTERM or SIGINT to the launcher alone; running the same command again resumes the
+interrupted jobs from their last.pt and skips the completed ones."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from a2c_cli.cli.sweep_stop import descendants
+
+from .conftest import A2C_TRAIN, job_dirs
+
+#: CartPole jobs of a few seconds, a checkpoint every 2000 steps.
+JOB = ["hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "env=cartpole",
+       "checkpoint.every_steps=2000", "eval.every_steps=0", "eval.final_episodes=3",
+       "plot=false", "log_every_steps=500"]
+
+
+def sweep_cmd(sweep: Path, *params: str) -> list[str]:
+    return [A2C_TRAIN, "-m", *JOB, *params, f"hydra.sweep.dir={sweep}"]
+
+
+def checkpointed(sweep: Path, count: int, timeout: float = 120.0) -> list[Path]:
+    """Wait until ``count`` jobs have written last.pt; those jobs."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = sorted(p.parent.parent for p in sweep.glob("*/checkpoints/last.pt"))
+        if len(found) >= count:
+            return found
+        time.sleep(0.05)
+    raise AssertionError(f"fewer than {count} jobs wrote last.pt in {timeout} s")
+
+
+def log_of(job: Path) -> str:
+    return (job / "train.log").read_text()
+
+
+def metrics(job: Path) -> dict:
+    return json.loads((job / "metrics.json").read_text())
+
+
+def session_steps(job: Path) -> list[list[int]]:
+    """Per event file (one per session, in order): the steps of charts/episodic_return."""
+    files = sorted(job.glob("events.out.tfevents.*"), key=lambda p: p.stat().st_mtime)
+    steps = []
+    for path in files:
+        acc = EventAccumulator(str(path), size_guidance={"scalars": 0})
+        acc.Reload()
+        tags = acc.Tags()["scalars"]
+        steps.append([e.step for e in acc.Scalars("charts/episodic_return")]
+                     if "charts/episodic_return" in tags else [])
+    return steps
+
+
+def check_resumed(job: Path, stopped_at: int) -> None:
+    """Two sessions, the second starting past the checkpoint, no step logged twice, one
+    session's worth of training time in all."""
+    first, second = session_steps(job)
+    assert first and second and second[0] > stopped_at >= first[-1] - 2000
+    assert not set(first) & set(second)
+    m = metrics(job)
+    assert m["status"] == "completed" and m["total_timesteps"] == 20000
+
+
+def test_ctrl_c_to_the_sweep_then_the_same_command_resumes_it(tmp_path, subprocess_env):
+    """Two short jobs complete, two long ones are interrupted by Ctrl-C (SIGINT to the
+    whole process group, as a terminal sends it); the re-run resumes the two from their
+    checkpoints and does not run the completed ones again."""
+    sweep = tmp_path / "sweep"
+    cmd = sweep_cmd(sweep, "total_timesteps=4000,20000", "seed=0,1")
+    proc = subprocess.Popen(cmd, env=subprocess_env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while len(list(sweep.glob("*/metrics.json"))) < 2 or \
+                len(list(sweep.glob("*/checkpoints/last.pt"))) < 4:
+            assert time.monotonic() < deadline and proc.poll() is None
+            time.sleep(0.05)
+        os.killpg(proc.pid, signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 130, err
+    assert "sweep stopped by SIGINT: 2 completed, 2 interrupted, 0 not started" in err
+    assert "Traceback" not in err
+    jobs = job_dirs(sweep)
+    short, long = jobs[:2], jobs[2:]
+    events = {j.name: sorted(j.glob("events.out.tfevents.*")) for j in short}
+    stopped = {}
+    for job in long:
+        assert metrics(job)["status"] == "interrupted"
+        stopped[job.name] = torch.load(job / "checkpoints" / "last.pt",
+                                       weights_only=True)["global_step"]
+        assert stopped[job.name] < 20000
+    first_time = {j.name: metrics(j)["train_time_s"] for j in long}
+
+    again = subprocess.run(cmd, env=subprocess_env, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr
+    for job in short:  # completed: not run again
+        assert sorted(job.glob("events.out.tfevents.*")) == events[job.name]
+        assert f"job {job.name}: completed earlier: not run again" in log_of(job)
+    for job in long:
+        assert f"job {job.name}: an interrupted run: resumed from step {stopped[job.name]}" \
+            in log_of(job)
+        check_resumed(job, stopped[job.name])
+        assert metrics(job)["train_time_s"] > first_time[job.name]  # the clock continued
+    # about one run's training time in all, not one and a half: against a job of the same
+    # length run in one session
+    single = tmp_path / "single"
+    subprocess.run(sweep_cmd(single, "total_timesteps=20000", "seed=1"), env=subprocess_env,
+                   capture_output=True, check=True, timeout=300)
+    one_run = metrics(job_dirs(single)[0])["train_time_s"]
+    for job in long:
+        assert metrics(job)["train_time_s"] < 1.3 * one_run + 1.0
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_a_signal_to_the_launcher_alone_stops_the_whole_sweep(tmp_path, subprocess_env, sig):
+    """What a supervisor or `timeout` sends: the running jobs save last.pt and stop, the
+    third job never starts, the launcher exits 128 + signal with one line, no process of
+    the sweep is left, and the same command finishes the sweep by resuming."""
+    sweep = tmp_path / "sweep"
+    cmd = sweep_cmd(sweep, "total_timesteps=20000", "seed=0,1,2")
+    proc = subprocess.Popen(cmd, env=subprocess_env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        running = checkpointed(sweep, 2)
+        family = descendants(proc.pid)
+        assert len(family) >= 2  # the pool's workers
+        proc.send_signal(sig)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 128 + sig, err
+    lines = [ln for ln in err.splitlines() if ln.startswith("a2c-train:")]
+    assert lines == [f"a2c-train: sweep stopped by {signal.Signals(sig).name}: 0 completed, "
+                     f"2 interrupted, 1 not started (of 3 jobs in {sweep}); run the same "
+                     "command again to continue it (interrupted jobs resume from their "
+                     "last.pt)."], err
+    deadline = time.monotonic() + 10
+    while [p for p in family if Path(f"/proc/{p}").exists()]:
+        assert time.monotonic() < deadline, "processes of the sweep outlived the launcher"
+        time.sleep(0.1)
+    stopped = {}
+    for job in running:
+        assert metrics(job)["status"] == "interrupted"
+        stopped[job.name] = torch.load(job / "checkpoints" / "last.pt",
+                                       weights_only=True)["global_step"]
+    (third,) = [j for j in job_dirs(sweep) if j not in running]
+    assert not (third / "metrics.json").exists() and not (third / "checkpoints").exists()
+
+    again = subprocess.run(cmd, env=subprocess_env, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr
+    for job in running:
+        check_resumed(job, stopped[job.name])
+    assert metrics(third)["status"] == "completed"
