@@ -6,6 +6,7 @@ import csv
 import json
 import statistics
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ import yaml
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.plugins.hparams import plugin_data_pb2
 
-from .conftest import A2C_REPORT, REPO, a2c_train, job_dir, job_dirs
+from .conftest import A2C_REPORT, A2C_TRAIN, REPO, a2c_train, job_dir, job_dirs
 
 TINY = ["env=cartpole", "total_timesteps=2000", "eval.every_steps=0", "eval.final_episodes=5",
         "plot=false"]
@@ -86,21 +87,57 @@ def test_optuna_trial_that_diverges_does_not_abort_the_sweep(tmp_path, subproces
     assert results["best_params"]["algo.lr"] == 0.001
 
 
-def test_hparams_in_each_runs_own_event_file(tmp_path, subprocess_env):
+def test_hparams_of_a_sweep_lead_with_what_it_varies(tmp_path, subprocess_env):
+    """Each job's own event file holds its session (hyperparameters, a trial named by the
+    swept keys' values) and no experiment summary, so a real TensorBoard builds the
+    experiment from the jobs: the swept keys (algo.lr, seed) come first."""
     sweep = tmp_path / "sweep"
-    a2c_train(["-m", *TINY, "algo.lr=0.001,0.002", f"hydra.sweep.dir={sweep}"], subprocess_env)
-    for job, lr in (("0", 0.001), ("1", 0.002)):
+    a2c_train(["-m", *TINY, "algo.lr=0.001,0.003", "seed=0,1", f"hydra.sweep.dir={sweep}"],
+              subprocess_env)
+    for job, lr in (("0", 0.001), ("3", 0.003)):
         assert not [p for p in job_dir(sweep, job).iterdir() if p.is_dir() and p.name[0].isdigit()]
         acc = EventAccumulator(str(job_dir(sweep, job)), size_guidance={"tensors": 0})
         acc.Reload()
         content = acc.PluginTagToContent("hparams")
+        assert "_hparams_/experiment" not in content
         start = plugin_data_pb2.HParamsPluginData.FromString(
             content["_hparams_/session_start_info"]).session_start_info
         assert start.hparams["algo.lr"].number_value == pytest.approx(lr)
         assert start.hparams["env.id"].string_value == "CartPole-v1"
-        experiment = plugin_data_pb2.HParamsPluginData.FromString(
-            content["_hparams_/experiment"]).experiment
-        assert "eval/final_mean_return" in [m.name.tag for m in experiment.metric_infos]
+        assert start.group_name == f"algo.lr={lr},seed={int(job) % 2} @ sweep"
+    experiment = tensorboard_experiment(sweep, subprocess_env)
+    names = [h["name"] for h in experiment["hparamInfos"]]
+    assert names[:2] == ["algo.lr", "seed"], names[:8]
+    assert all(h.get("differs") for h in experiment["hparamInfos"][:2])
+    assert not any(h.get("differs") for h in experiment["hparamInfos"][2:])
+    assert "eval/final_mean_return" in [m["name"]["tag"] for m in experiment["metricInfos"]]
+
+
+def tensorboard_experiment(logdir: Path, env: dict) -> dict:
+    """The HParams experiment a real TensorBoard server computes for ``logdir``."""
+    import re
+    import urllib.request
+
+    proc = subprocess.Popen([str(Path(A2C_TRAIN).parent / "tensorboard"), "--logdir",
+                             str(logdir), "--port", "0", "--host", "127.0.0.1"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline, url = time.monotonic() + 60, None
+        while url is None:
+            assert time.monotonic() < deadline and proc.poll() is None, "no TensorBoard"
+            found = re.search(r"(http://127\.0\.0\.1:\d+/)", proc.stdout.readline())
+            url = found.group(1) if found else None
+        request = urllib.request.Request(url + "data/plugin/hparams/experiment",
+                                         data=b'{"experimentName": ""}', method="POST",
+                                         headers={"Content-Type": "application/json"})
+        while True:  # until the server has read the runs
+            experiment = json.loads(urllib.request.urlopen(request, timeout=30).read())
+            if len(experiment.get("hparamInfos", [])) > 2 or time.monotonic() > deadline:
+                return experiment
+            time.sleep(0.5)
+    finally:
+        proc.kill()
+        proc.wait()
 
 
 def test_report_groups_seeds_and_lists_unfinished_runs(tmp_path, subprocess_env):

@@ -8,6 +8,7 @@ whole process, so later jobs of a multirun do not start.
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 import time
@@ -44,13 +45,29 @@ def stop_requested() -> Optional[int]:
     return read_stop_file(_stop_file)
 
 
-class GracefulStop:
-    """Context manager installing the SIGINT/SIGTERM handlers (main thread only)."""
+def slurm_requeue_signal() -> Optional[int]:
+    """The signal submitit's Slurm jobs requeue on (USR2 unless SUBMITIT_PREEMPT_SIGNAL
+    says otherwise; Slurm sends it before a time limit, ``scancel --signal`` on demand);
+    None outside a submitit Slurm job."""
+    if os.environ.get("SUBMITIT_EXECUTOR") != "slurm":
+        return None
+    return getattr(signal, "SIG" + os.environ.get("SUBMITIT_PREEMPT_SIGNAL", "USR2"), None)
 
-    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+class GracefulStop:
+    """Context manager installing the SIGINT/SIGTERM handlers (main thread only).
+
+    In a submitit Slurm job it also takes submitit's requeue signal: the run first stops
+    and saves ``last.pt`` like on SIGTERM, then, on leaving, hands the signal to submitit's
+    own handler, which requeues the job (``scontrol requeue``, at most
+    ``hydra.launcher.max_num_timeout`` times for time limits) and exits; the requeued job
+    resumes from that checkpoint (:mod:`a2c_cli.cli.sweep_jobs`)."""
 
     def __init__(self) -> None:
         self._previous: dict[int, Any] = {}
+        requeue = slurm_requeue_signal()
+        self.signals = (signal.SIGINT, signal.SIGTERM) + ((requeue,) if requeue else ())
+        self._requeue = requeue
 
     def _handle(self, signum: int, frame: Optional[FrameType]) -> None:
         global _requested
@@ -60,11 +77,15 @@ class GracefulStop:
 
     def __enter__(self) -> GracefulStop:
         if threading.current_thread() is threading.main_thread():
-            for sig in self.SIGNALS:
+            for sig in self.signals:
                 self._previous[sig] = signal.signal(sig, self._handle)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        for sig, handler in self._previous.items():
+        previous = dict(self._previous)
+        for sig, handler in previous.items():
             signal.signal(sig, handler)
         self._previous.clear()
+        handler = previous.get(self._requeue) if self._requeue else None
+        if _requested is not None and _requested == self._requeue and callable(handler):
+            handler(self._requeue, None)  # submitit: requeue this job, then exit

@@ -1,12 +1,13 @@
 """Signals to a sweep's launcher stop the whole sweep cleanly.
 
 The launcher (the ``a2c-train -m`` process) catches SIGINT and SIGTERM once the multirun
-starts and writes a stop file into the sweep directory. Every job of the sweep watches
-that file (:func:`a2c_cli.cli.signals.stop_requested`): a running job stops after its
-current update and saves ``last.pt``; a job not started yet does not start. The launcher
-waits for the running jobs as usual, bounded: after :data:`GRACE_S` seconds (or at a second
-signal) it kills what is left of the sweep. Then a2c-train exits 130/143 with one line
-saying what happened to the jobs and that the same command continues the sweep.
+starts (:func:`arm`, called by :class:`a2c_cli.cli.sweep_callback.SweepCallback`) and
+writes a stop file into the sweep directory. Every job of the sweep watches that file
+(:func:`a2c_cli.cli.signals.stop_requested`): a running job stops after its current update
+and saves ``last.pt``; a job not started yet does not start. The launcher waits for the
+running jobs as usual, bounded: after :data:`GRACE_S` seconds (or at a second signal) it
+kills what is left of the sweep. Then a2c-train exits 130/143 with one line saying what
+happened to the jobs and that the same command continues the sweep.
 
 A file rather than forwarded signals: it reaches jobs in loky workers, submitit's local
 subprocesses and Slurm nodes on a shared file system alike, and a job that got the same
@@ -22,8 +23,6 @@ import threading
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
-from hydra.experimental.callback import Callback
-
 STOP_FILE = ".a2c-stop"
 #: How long the launcher waits for stopping jobs before it kills them.
 GRACE_S = float(os.environ.get("A2C_SWEEP_GRACE_S", "120"))
@@ -36,17 +35,15 @@ def requested() -> Optional[int]:
     return _state["signum"]
 
 
-class SweepStopCallback(Callback):
-    """Hydra callback (``hydra.callbacks`` in conf/config.yaml): arms the launcher."""
-
-    def on_multirun_start(self, config: Any, **kwargs: Any) -> None:
-        sweep_dir = Path(str(config.hydra.sweep.dir))
-        sweep_dir.mkdir(parents=True, exist_ok=True)
-        (sweep_dir / STOP_FILE).unlink(missing_ok=True)  # a stop from an earlier session
-        _state["sweep_dir"] = sweep_dir
-        if threading.current_thread() is threading.main_thread():
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                signal.signal(sig, _on_signal)
+def arm(sweep_dir: Path) -> None:
+    """In the launcher, as the multirun starts: clear an earlier session's stop file and
+    catch SIGINT/SIGTERM (main thread only)."""
+    sweep_dir.mkdir(parents=True, exist_ok=True)
+    (sweep_dir / STOP_FILE).unlink(missing_ok=True)
+    _state["sweep_dir"] = sweep_dir
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, _on_signal)
 
 
 def _on_signal(signum: int, frame: Any) -> None:

@@ -22,10 +22,12 @@ from a2c_cli.validation import check_environment, validate
 
 
 def train(cfg: DictConfig, run_dir: Path, multirun: bool = False,
-          validated: bool = False, stop_file: Optional[Path] = None) -> Dict[str, Any]:
+          validated: bool = False, stop_file: Optional[Path] = None,
+          trial: str = "") -> Dict[str, Any]:
     """Validate ``cfg`` (unless the caller just did), train (or resume), evaluate and write
     outputs into ``run_dir``; returns the metrics. ``stop_file``: a multirun's, whose
-    appearance stops the job as a signal would (the launcher was signalled)."""
+    appearance stops the job as a signal would (the launcher was signalled); ``trial``:
+    the run's name in TensorBoard's HParams table ("" = its path)."""
     config: Config = OmegaConf.to_object(cfg)  # type: ignore[assignment]
     if not validated:
         validate(config)
@@ -62,7 +64,7 @@ def train(cfg: DictConfig, run_dir: Path, multirun: bool = False,
                 payload = plan.payload
         with GracefulStop():
             trainer = build_trainer(config, run_dir, config_dict, console, resume=payload,
-                                    stop_requested=stop_requested)
+                                    stop_requested=stop_requested, trial=trial)
             try:
                 return trainer.train()
             finally:

@@ -19,6 +19,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
+from a2c_cli.cli.sweep_callback import trial_name
 from a2c_cli.cli.sweep_stop import STOP_FILE
 from a2c_cli.config import find_config_dir, register_configs
 from a2c_cli.errors import ConfigError
@@ -40,9 +41,11 @@ def main(cfg: DictConfig) -> Optional[float]:
     hydra_cfg = HydraConfig.get()
     multirun = hydra_cfg.mode == RunMode.MULTIRUN
     stop_file = Path(hydra_cfg.sweep.dir) / STOP_FILE if multirun else None
+    trial = trial_name(list(hydra_cfg.overrides.task), hydra_cfg.sweep.dir) if multirun else ""
     try:
         metrics = train(cfg, Path(hydra_cfg.runtime.output_dir), multirun=multirun,
-                        validated=_prevalidated and not multirun, stop_file=stop_file)
+                        validated=_prevalidated and not multirun, stop_file=stop_file,
+                        trial=trial)
     except Exception as exc:
         if multirun:  # Hydra records the failure and runs the other jobs
             raise

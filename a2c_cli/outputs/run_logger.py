@@ -35,8 +35,10 @@ class RunLogger:
     """TensorBoard, console and log lines of one run."""
 
     def __init__(self, tb: TensorBoardLogger, console: Progress, config: Dict[str, Any],
-                 run_dir: str) -> None:
+                 run_dir: str, trial: str = "") -> None:
+        """``trial``: the run's name in TensorBoard's HParams table ("" = its path)."""
         self.tb, self.console, self.config, self.run_dir = tb, console, config, run_dir
+        self.trial = trial
         self.recent_returns: deque[float] = deque(maxlen=RETURN_WINDOW)
 
     def start(self, step: int) -> None:
@@ -82,12 +84,10 @@ class RunLogger:
     def _recent_mean(self) -> Optional[float]:
         return float(np.mean(self.recent_returns)) if self.recent_returns else None
 
-    def finish(self, metrics: Mapping[str, Any]) -> None:
-        """HParams with the final scores (one row per run in TensorBoard's HParams tab)."""
-        final = {"eval/final_mean_return": metrics["final_eval_mean_return"],
-                 "eval/final_std_return": metrics["final_eval_std_return"]} \
-            if metrics["final_eval_mean_return"] is not None else {}
-        self.tb.hparams(flatten_hparams(self.config), final)
+    def finish(self) -> None:
+        """HParams (one row per run in TensorBoard's HParams tab; the final scores are the
+        ``eval/final_*`` scalars)."""
+        self.tb.hparams(flatten_hparams(self.config), self.trial)
         self.tb.flush()
 
     def summary(self, metrics: Mapping[str, Any]) -> None:
@@ -106,3 +106,4 @@ def _yaml(data: Dict[str, Any]) -> str:
     from omegaconf import OmegaConf
 
     return OmegaConf.to_yaml(OmegaConf.create(data))
+

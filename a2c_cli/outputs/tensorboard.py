@@ -44,15 +44,27 @@ class TensorBoardLogger:
         summary = Summary(value=[Summary.Value(tag=tag, image=image)])
         self.writer._get_file_writer().add_summary(summary, step)
 
-    def hparams(self, hparams: Mapping[str, HParamValue], metrics: Mapping[str, float]) -> None:
+    def hparams(self, hparams: Mapping[str, HParamValue], trial: str = "") -> None:
         """HParams-plugin data in this run's own event file (``add_hparams`` would make a
         sub-run), so ``tensorboard --logdir <sweep>`` compares the jobs in its HParams tab.
-        The metrics name scalar tags this run also logs."""
+
+        Only the session's start (its hyperparameters, and ``trial``: the name the table
+        shows, e.g. a job's overrides) and end: no experiment summary. A run cannot know
+        what its sweep varies, and TensorBoard uses the first experiment summary it finds,
+        whose keys it then sorts by name; without one it builds the experiment from all
+        the runs it shows, with the keys whose values differ between them first (what the
+        sweep varies, seeds included) and every scalar tag as a metric."""
+        from tensorboard.plugins.hparams import plugin_data_pb2
         from torch.utils.tensorboard.summary import hparams as hparams_summaries
 
+        _experiment, start, end = hparams_summaries(dict(hparams), {})
+        metadata = start.value[0].metadata.plugin_data
+        data = plugin_data_pb2.HParamsPluginData.FromString(metadata.content)
+        data.session_start_info.group_name = trial
+        metadata.content = data.SerializeToString()
         file_writer = self.writer._get_file_writer()
-        for summary in hparams_summaries(dict(hparams), dict(metrics)):
-            file_writer.add_summary(summary)
+        file_writer.add_summary(start)
+        file_writer.add_summary(end)
 
     def flush(self) -> None:
         self.writer.flush()

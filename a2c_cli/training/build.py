@@ -41,12 +41,13 @@ from a2c_cli.validation import resolve_device
 def build_trainer(cfg: Config, run_dir: Path, config_dict: Dict[str, Any], console: Progress,
                   resume: Optional[Dict[str, Any]] = None,
                   stop_requested: Callable[[], Optional[int]] = lambda: None,
-                  graphs: Optional[GraphCapturer] = None) -> Trainer:
+                  graphs: Optional[GraphCapturer] = None, trial: str = "") -> Trainer:
     """``resume`` is a checkpoint payload (``last.pt``) to continue from: weights,
     optimizer, statistics, RNG states and counters are restored; the training envs start
     fresh episodes from a seed derived from the step, so a resume is reproducible.
     ``graphs``: what captures the graph backend's graphs (tests pass the CPU stand-in for
-    CUDA graphs; by default the GPU's)."""
+    CUDA graphs; by default the GPU's). ``trial``: the run's name in TensorBoard's HParams
+    table ("" = its path)."""
     limit_threads(cfg.torch_threads)
     device = resolve_device(cfg.device, cfg.num_envs, cnn=cfg.network.encoder != "none")
     backend_name = resolve_backend(cfg.backend, cfg, device, stand_in=graphs is not None)
@@ -97,7 +98,7 @@ def build_trainer(cfg: Config, run_dir: Path, config_dict: Dict[str, Any], conso
         evaluator=Evaluator(agent, weights,
                             lambda: make_vector_env(cfg.env, cfg.eval.num_envs, "sync"),
                             cfg.eval, eval_env_seed(cfg.seed), target, state, save_best),
-        logger=RunLogger(tb, console, config_dict, str(run_dir)),
+        logger=RunLogger(tb, console, config_dict, str(run_dir), trial),
         videos=VideoRecorder(agent, cfg.env, cfg.video, cfg.eval.deterministic, run_dir, tb)
         if cfg.video.enabled else None,
         target=target, stop_requested=stop_requested)

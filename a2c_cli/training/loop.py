@@ -122,7 +122,7 @@ class Trainer:
         self.checkpointer.save("last.pt")  # so resume= can extend a finished run
         metrics = self._metrics("completed", final)
         write_json(self.run_dir / "metrics.json", metrics)
-        self.logger.finish(metrics)
+        self.logger.finish()
         if self.cfg.plot:
             self._plot()
         self.logger.summary(metrics)
