@@ -92,7 +92,7 @@ def test_ctrl_c_to_the_sweep_then_the_same_command_resumes_it(tmp_path, subproce
             os.killpg(proc.pid, signal.SIGKILL)
     assert proc.returncode == 130, err
     assert "sweep stopped by SIGINT: 2 completed, 2 interrupted, 0 not started" in err
-    assert "Traceback" not in err
+    assert "Traceback" not in err and "Error executing job" not in err
     jobs = job_dirs(sweep)
     short, long = jobs[:2], jobs[2:]
     events = {j.name: sorted(j.glob("events.out.tfevents.*")) for j in short}
@@ -143,7 +143,7 @@ def test_a_signal_to_the_launcher_alone_stops_the_whole_sweep(tmp_path, subproce
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
     assert proc.returncode == 128 + sig, err
-    lines = [ln for ln in err.splitlines() if ln.startswith("a2c-train:")]
+    lines = [ln for ln in err.splitlines() if ln.strip()]
     assert lines == [f"a2c-train: sweep stopped by {signal.Signals(sig).name}: 0 completed, "
                      f"2 interrupted, 1 not started (of 3 jobs in {sweep}); run the same "
                      "command again to continue it (interrupted jobs resume from their "
@@ -165,3 +165,35 @@ def test_a_signal_to_the_launcher_alone_stops_the_whole_sweep(tmp_path, subproce
     for job in running:
         check_resumed(job, stopped[job.name])
     assert metrics(third)["status"] == "completed"
+
+
+def test_sigterm_to_a_submitit_local_launcher_stops_its_jobs(tmp_path, subprocess_env):
+    """The same through submitit's local executor (one subprocess per job, all at once)."""
+    sweep = tmp_path / "sweep"
+    cmd = [A2C_TRAIN, "-m", "hydra/launcher=submitit_local", *JOB[2:], "total_timesteps=20000",
+           "seed=0,1", f"hydra.sweep.dir={sweep}"]
+    proc = subprocess.Popen(cmd, env=subprocess_env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        running = checkpointed(sweep, 2)
+        family = descendants(proc.pid)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 143, err
+    assert [ln for ln in err.splitlines() if ln.strip()] == [
+        f"a2c-train: sweep stopped by SIGTERM: 0 completed, 2 interrupted, 0 not started (of 2 "
+        f"jobs in {sweep}); run the same command again to continue it (interrupted jobs "
+        "resume from their last.pt)."]
+    deadline = time.monotonic() + 10
+    while [p for p in family if Path(f"/proc/{p}").exists()]:
+        assert time.monotonic() < deadline, "processes of the sweep outlived the launcher"
+        time.sleep(0.1)
+    stopped = {j.name: torch.load(j / "checkpoints" / "last.pt", weights_only=True)["global_step"]
+               for j in running}
+    again = subprocess.run(cmd, env=subprocess_env, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr
+    for job in running:
+        check_resumed(job, stopped[job.name])

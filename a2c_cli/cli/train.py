@@ -8,7 +8,6 @@ turns expected failures into one line on stderr with a non-zero exit code (see
 from __future__ import annotations
 
 import os
-import signal
 import sys
 import time
 from pathlib import Path
@@ -22,7 +21,7 @@ from omegaconf import DictConfig
 from a2c_cli.cli.sweep_callback import trial_name
 from a2c_cli.cli.sweep_stop import STOP_FILE
 from a2c_cli.config import find_config_dir, register_configs
-from a2c_cli.errors import ConfigError
+from a2c_cli.errors import ConfigError, TrainingInterrupted
 
 register_configs()
 
@@ -47,6 +46,9 @@ def main(cfg: DictConfig) -> Optional[float]:
                         validated=_prevalidated and not multirun, stop_file=stop_file,
                         trial=trial)
     except Exception as exc:
+        if isinstance(exc, TrainingInterrupted) and stop_file is not None and \
+                stop_file.exists():
+            return None  # the launcher stops the sweep and reports every job in one line
         if multirun:  # Hydra records the failure and runs the other jobs
             raise
         _failure.append(exc)
@@ -181,9 +183,8 @@ def _end_of_a_stopped_sweep() -> None:
     signum = sweep_stop.requested()
     if signum is None:
         return
-    sweep_stop.kill_descendants(signal.SIGTERM)  # idle pool workers
     print(sweep_stop.summary(signum), file=sys.stderr)
-    _exit_now(128 + signum)
+    sys.exit(128 + signum)  # the interpreter's exit stops the launcher's pool workers
 
 
 def _exit_now(code: int) -> None:
