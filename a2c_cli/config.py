@@ -57,6 +57,13 @@ class EnvConfig:
     #: frames; for training only, a lost life ends the learner's episode and rewards are
     #: clipped to [-1, 1]. Episode statistics and evaluations are raw scores of full games.
     atari: bool = False
+    #: Wrappers applied to every sub-environment (training, evaluation, videos, a2c-eval),
+    #: in order, after ``kwargs`` and ``max_episode_steps``: ``_target_`` entries, e.g.
+    #: ``[{_target_: gymnasium.wrappers.TimeAwareObservation}]`` (the env is passed first,
+    #: the other keys as keyword arguments).
+    wrappers: List[Any] = field(default_factory=list)
+    #: Run gymnasium's env checker on one env at start and report what it finds.
+    check: bool = False
 
 
 @dataclass

@@ -7,7 +7,7 @@ second with one line naming the key, the value and what is allowed.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
 from a2c_cli.config import (
     ACTIVATIONS,
@@ -125,6 +125,7 @@ def validate(cfg: Config) -> None:
     if cfg.env.max_episode_steps is not None:
         _at_least("env.max_episode_steps", cfg.env.max_episode_steps, 1)
     _choice("network.encoder", n.encoder, ENCODERS)
+    check_wrapper_specs(cfg)
     _check(not cfg.env.atari or cfg.env.id.startswith("ALE/"), "env.atari", cfg.env.atari,
            f"the Atari protocol wraps ale-py's ALE/<Game>-v5 ids, not {cfg.env.id}; use an "
            "ALE/ id (e.g. env=pong) or env.atari=false")
@@ -188,6 +189,49 @@ def check_observations(cfg: Config, spaces: EnvSpaces) -> None:
             "pixels to [0, 1] itself; set algo.normalize_obs=false.")
 
 
+def check_wrapper_specs(cfg: Config) -> None:
+    """``env.wrappers``: a list of ``_target_`` mappings, gymnasium envs only."""
+    for i, spec in enumerate(cfg.env.wrappers):
+        ok = isinstance(spec, Mapping) and isinstance(spec.get("_target_"), str)
+        _check(ok, f"env.wrappers[{i}]", spec,
+               "each wrapper is a mapping with a _target_ import path and its arguments, "
+               "e.g. '+env.wrappers=[{_target_:gymnasium.wrappers.TimeAwareObservation}]'")
+    _check(not cfg.env.wrappers or cfg.env.backend == "gymnasium", "env.wrappers",
+           [s.get("_target_") for s in cfg.env.wrappers],
+           "EnvPool's C++ envs cannot be wrapped in Python; use env.backend=gymnasium")
+
+
+#: gymnasium's env checker's findings by env id, from the start-up check (env.check=true).
+_checked: dict[str, list[str]] = {}
+
+
+def env_checker_findings(cfg: Config) -> list[str]:
+    """``env.check=true``: gymnasium's env checker on the env as ``gymnasium.make`` builds it
+    with ``env.kwargs`` (the checker re-creates an env from its spec, which wrappers of
+    one's own need not support); once per process and env id. A failed check raises."""
+    import dataclasses
+
+    from a2c_cli.envs.factory import make_env_fn
+    from a2c_cli.envs.wrappers import env_checker_findings as findings_of
+
+    if cfg.env.id not in _checked:
+        env_cfg = dataclasses.replace(cfg.env, wrappers=[])
+        _checked[cfg.env.id] = findings_of(make_env_fn(env_cfg))
+    return _checked[cfg.env.id]
+
+
+def log_env_checker(cfg: Config) -> None:
+    """The findings of :func:`env_checker_findings`, in one place of the run's log."""
+    import logging
+
+    log = logging.getLogger("a2c_cli")
+    findings = env_checker_findings(cfg)
+    log.info("env.check: gymnasium's env checker on %s: %s", cfg.env.id,
+             f"{len(findings)} finding(s)" if findings else "no findings")
+    for finding in findings:
+        log.warning("env.check: %s", finding)
+
+
 def check_environment(cfg: Config) -> None:
     """Checks that need gymnasium (and torch for ``device=cuda``): the env id exists, its
     spaces are supported, options fit its action space, the device is there."""
@@ -197,8 +241,10 @@ def check_environment(cfg: Config) -> None:
     import gymnasium as gym
 
     from a2c_cli.envs.factory import probe_spaces, register_namespace
+    from a2c_cli.envs.wrappers import import_user_modules
 
     register_namespace(cfg.env.id)
+    import_user_modules()
     module, _, env_id = cfg.env.id.rpartition(":")
     if module:  # gymnasium's "package.module:EnvId-v0" form registers the env on import
         try:
@@ -225,6 +271,8 @@ def check_environment(cfg: Config) -> None:
         raise ConfigError(f"env.kwargs={dict(cfg.env.kwargs)!r} is invalid for {cfg.env.id}: "
                           f"{exc} (drop a key with ~env.kwargs.<key>).") from exc
     check_observations(cfg, spaces)
+    if cfg.env.check:
+        env_checker_findings(cfg)  # fails before anything is written; logged by the run
     # Continuous-only options, with their defaults: anything else is refused for discrete.
     for key, value, default in (("log_std_init", cfg.network.log_std_init, 0.0),
                                 ("log_std_min", cfg.network.log_std_min, None),

@@ -19,10 +19,12 @@ from typing import Any, Dict, List, Optional, Tuple
 
 OPTIONS: Dict[str, type] = {"episodes": int, "video": bool, "video_episodes": int, "seed": int,
                             "deterministic": bool, "checkpoint": str, "num_envs": int,
-                            "device": str, "plot": bool, "deterministic_action": str}
+                            "device": str, "plot": bool, "deterministic_action": str,
+                            "wrappers": str}
 DEFAULTS: Dict[str, Any] = {"episodes": 100, "video": False, "video_episodes": 3, "seed": None,
                             "deterministic": True, "checkpoint": None, "num_envs": None,
-                            "device": "auto", "plot": False, "deterministic_action": None}
+                            "device": "auto", "plot": False, "deterministic_action": None,
+                            "wrappers": None}
 
 
 def parse_options(items: List[str]) -> Dict[str, Any]:
@@ -53,10 +55,31 @@ def parse_options(items: List[str]) -> Dict[str, Any]:
     if opts["checkpoint"] not in (None, "final", "best", "last"):
         raise ConfigError(f"checkpoint={opts['checkpoint']!r} is invalid: choose final, best "
                           "or last.")
+    if opts["wrappers"] is not None:
+        opts["wrappers"] = parse_wrappers(opts["wrappers"])
     if opts["deterministic_action"] not in (None, *DETERMINISTIC_ACTIONS):
         raise ConfigError(f"deterministic_action={opts['deterministic_action']!r} is invalid: "
                           f"choose {' or '.join(DETERMINISTIC_ACTIONS)}.")
     return opts
+
+
+def parse_wrappers(raw: str) -> List[Dict[str, Any]]:
+    """``wrappers=[{_target_: ...}, ...]`` (YAML): replaces the checkpoint's saved
+    ``env.wrappers`` (``wrappers=[]`` evaluates the bare env)."""
+    import yaml
+
+    from a2c_cli.errors import ConfigError
+
+    try:
+        value = yaml.safe_load(raw)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"wrappers={raw!r} is invalid: not YAML ({exc}).") from exc
+    if not isinstance(value, list) or not all(
+            isinstance(w, dict) and isinstance(w.get("_target_"), str) for w in value):
+        raise ConfigError(f"wrappers={raw!r} is invalid: give a list of mappings with a "
+                          "_target_, e.g. wrappers='[{_target_: gymnasium.wrappers."
+                          "TimeAwareObservation}]', or wrappers=[].")
+    return value
 
 
 def find_checkpoint(path: Path, which: Optional[str]) -> Tuple[Path, Path]:
@@ -78,9 +101,12 @@ def find_checkpoint(path: Path, which: Optional[str]) -> Tuple[Path, Path]:
 
 
 def load_agent(payload: Dict[str, Any], device_name: str,  # noqa: ANN201
-               deterministic_action: Optional[str] = None):
+               deterministic_action: Optional[str] = None,
+               wrappers: Optional[List[Dict[str, Any]]] = None):
     """(Agent, Config) rebuilt from a checkpoint payload; deterministic actions as the run
-    evaluated them unless ``deterministic_action`` is given."""
+    evaluated them unless ``deterministic_action`` is given, its env wrappers unless
+    ``wrappers`` replaces them (replaying them imports and calls what the saved config
+    names, as ``env.id=module:EnvId`` imports its module)."""
     from omegaconf import OmegaConf
 
     from a2c_cli.agent.agent import Agent
@@ -99,6 +125,8 @@ def load_agent(payload: Dict[str, Any], device_name: str,  # noqa: ANN201
     except Exception as exc:  # noqa: BLE001
         raise CheckpointError(f"the checkpoint's config does not fit this a2c-cli: {exc}") \
             from exc
+    if wrappers is not None:
+        cfg.env.wrappers = wrappers
     spaces = probe_spaces(cfg.env)
     device = resolve_device(device_name)
     network = ActorCritic(spaces, cfg.network).to(device)
@@ -135,7 +163,8 @@ def run(path: Path, opts: Dict[str, Any]) -> Dict[str, Any]:
         require_video("video")
     ckpt, run_dir = find_checkpoint(path, opts["checkpoint"])
     payload = load_checkpoint(ckpt)
-    agent, cfg = load_agent(payload, opts["device"], opts["deterministic_action"])
+    agent, cfg = load_agent(payload, opts["device"], opts["deterministic_action"],
+                            opts["wrappers"])
     seed = opts["seed"] if opts["seed"] is not None else eval_env_seed(cfg.seed)
     num_envs = opts["num_envs"] or cfg.eval.num_envs
     envs = make_vector_env(cfg.env, num_envs, "sync")
@@ -199,7 +228,8 @@ def main(argv: Optional[List[str]] = None) -> None:
         epilog="options (key=value): episodes=100 video=false video_episodes=3 seed=<run's "
                "eval seed> deterministic=true deterministic_action=<run's: clipped_mean|"
                "mean_of_clipped> checkpoint=final|best|last num_envs=<run's> device=auto "
-               "plot=false", formatter_class=argparse.RawDescriptionHelpFormatter)
+               "plot=false wrappers=<run's env.wrappers: a YAML list, [] for none>",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("path", type=Path, help="run directory or checkpoint (.pt) file")
     parser.add_argument("options", nargs="*", help="key=value options (see below)")
     parser.add_argument("--plot", action="store_true", help="also write learning_curve.png")

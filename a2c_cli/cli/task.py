@@ -18,7 +18,7 @@ from a2c_cli.cli.signals import GracefulStop, stop_requested, watch_stop_file
 from a2c_cli.config import Config
 from a2c_cli.errors import TrainingInterrupted
 from a2c_cli.outputs.run_dir import RunLock, held
-from a2c_cli.validation import check_environment, validate
+from a2c_cli.validation import check_environment, log_env_checker, validate
 
 
 def train(cfg: DictConfig, run_dir: Path, multirun: bool = False,
@@ -36,6 +36,8 @@ def train(cfg: DictConfig, run_dir: Path, multirun: bool = False,
     from a2c_cli.training.build import build_trainer  # heavy: torch, gymnasium
     from a2c_cli.training.checkpoint import load_checkpoint
 
+    if config.env.check:
+        log_env_checker(config)
     watch_stop_file(stop_file)
     signum = stop_requested()
     if signum is not None:  # the sweep was stopped: this job does not start

@@ -18,6 +18,7 @@ from gymnasium.vector import AsyncVectorEnv, AutoresetMode, SyncVectorEnv
 
 from a2c_cli.config import EnvConfig
 from a2c_cli.envs.spaces import EnvSpaces, describe_spaces
+from a2c_cli.envs.wrappers import apply_wrappers, import_user_modules
 from a2c_cli.errors import UnsupportedEnvError
 
 # Rendering through pygame must work without a display (CI, Slurm nodes).
@@ -52,6 +53,7 @@ def make_env_fn(env_cfg: EnvConfig, render_mode: Optional[str] = None,
     """A zero-argument constructor for one sub-environment; ``training`` adds what only the
     learner sees (the Atari protocol's episodic life and reward clipping)."""
     register_namespace(env_cfg.id)
+    import_user_modules()  # env.id=my_envs:MyEnv-v0 from the working directory
 
     def thunk() -> gym.Env:
         kwargs: dict[str, Any] = dict(env_cfg.kwargs)
@@ -62,8 +64,10 @@ def make_env_fn(env_cfg: EnvConfig, render_mode: Optional[str] = None,
         if env_cfg.atari:
             from a2c_cli.envs.atari import ALE_KWARGS, atari_env
 
-            return atari_env(gym.make(env_cfg.id, **(ALE_KWARGS | kwargs)), training)
-        return gym.make(env_cfg.id, **kwargs)
+            env = atari_env(gym.make(env_cfg.id, **(ALE_KWARGS | kwargs)), training)
+        else:
+            env = gym.make(env_cfg.id, **kwargs)
+        return apply_wrappers(env, env_cfg.wrappers) if env_cfg.wrappers else env
 
     return thunk
 
