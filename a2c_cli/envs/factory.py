@@ -17,7 +17,7 @@ import gymnasium as gym
 from gymnasium.vector import AsyncVectorEnv, AutoresetMode, SyncVectorEnv
 
 from a2c_cli.config import EnvConfig
-from a2c_cli.envs.spaces import EnvSpaces, describe_spaces
+from a2c_cli.envs.spaces import EnvSpaces, describe_spaces, needs_flattening
 from a2c_cli.envs.wrappers import apply_wrappers, import_user_modules
 from a2c_cli.errors import UnsupportedEnvError
 
@@ -67,7 +67,11 @@ def make_env_fn(env_cfg: EnvConfig, render_mode: Optional[str] = None,
             env = atari_env(gym.make(env_cfg.id, **(ALE_KWARGS | kwargs)), training)
         else:
             env = gym.make(env_cfg.id, **kwargs)
-        return apply_wrappers(env, env_cfg.wrappers) if env_cfg.wrappers else env
+        if env_cfg.wrappers:
+            env = apply_wrappers(env, env_cfg.wrappers)
+        if needs_flattening(env.observation_space):  # one-hot Discrete, Dict of vectors ...
+            env = gym.wrappers.FlattenObservation(env)
+        return env
 
     return thunk
 

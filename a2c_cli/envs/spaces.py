@@ -32,6 +32,8 @@ class EnvSpaces:
     #: What the rollout stores observations as: uint8 for byte or bool pixels (one byte
     #: each), float32 otherwise (vectors, float images).
     obs_dtype: type = np.float32
+    #: ``Discrete(n, start=k)`` actions: the policy's index i is the env's action k + i.
+    action_start: int = 0
 
     def __post_init__(self) -> None:
         if not self.obs_shape:
@@ -47,7 +49,7 @@ class EnvSpaces:
         """What is sent to the env: continuous actions clipped to the bounds (the policy's
         unclipped sample is what gets stored and scored)."""
         if self.discrete:
-            return action
+            return action + self.action_start if self.action_start else action
         return np.clip(action, self.action_low, self.action_high)
 
 
@@ -80,12 +82,52 @@ def _observation(obs_space: gym.Space) -> dict:
     )
 
 
+#: Observation spaces a flat vector encodes exactly (gymnasium's ``flatten``: one-hot for
+#: ``Discrete``, honouring ``start``; one-hot per component for ``MultiDiscrete``).
+FLAT_LEAVES = (gym.spaces.Discrete, gym.spaces.MultiDiscrete, gym.spaces.MultiBinary,
+               gym.spaces.Box)
+
+
+def needs_flattening(space: gym.Space) -> bool:
+    """Whether observations of ``space`` reach the network as gymnasium's flattened vector:
+    ``Discrete``/``MultiDiscrete``/``MultiBinary``, ``Box`` shapes other than vectors and
+    images, and one level of ``Dict``/``Tuple`` of those. Anything else is refused here
+    with one line (nested containers, ``Text``/``Graph``/``Sequence``, images in a
+    container)."""
+    if isinstance(space, gym.spaces.Box):
+        return len(space.shape) not in (1, 3)
+    if isinstance(space, FLAT_LEAVES):
+        return True
+    if isinstance(space, (gym.spaces.Dict, gym.spaces.Tuple)):
+        entries = space.spaces.values() if isinstance(space, gym.spaces.Dict) else space.spaces
+        for entry in entries:
+            if isinstance(entry, (gym.spaces.Dict, gym.spaces.Tuple)):
+                raise UnsupportedEnvError(
+                    f"observation space {space} is not supported: a nested {type(entry).__name__} "
+                    "inside it; flatten the inner one (gymnasium.wrappers.FlattenObservation, "
+                    "or a wrapper of your own in env.wrappers).")
+            if isinstance(entry, gym.spaces.Box) and len(entry.shape) == 3:
+                raise UnsupportedEnvError(
+                    f"observation space {space} is not supported yet: it holds an image "
+                    f"{entry}; keep the image alone (e.g. MiniGrid's ImgObsWrapper in "
+                    "env.wrappers) or flatten it (FlattenObservation).")
+            if not isinstance(entry, FLAT_LEAVES):
+                raise UnsupportedEnvError(
+                    f"observation space {space} is not supported: its entry {entry} has no "
+                    "fixed-size encoding; drop it with a wrapper in env.wrappers.")
+        return True
+    raise UnsupportedEnvError(
+        f"observation space {space} is not supported: a2c-cli takes Box, Discrete, "
+        "MultiDiscrete, MultiBinary and one level of Dict/Tuple of those; wrap other envs "
+        "(env.wrappers).")
+
+
 def describe_spaces(obs_space: gym.Space, action_space: gym.Space) -> EnvSpaces:
     """Check the single-env spaces are supported and summarise them."""
     obs = _observation(obs_space)
     if isinstance(action_space, gym.spaces.Discrete):
         return EnvSpaces(discrete=True, action_dim=int(action_space.n), action_low=None,
-                         action_high=None, **obs)
+                         action_high=None, action_start=int(action_space.start), **obs)
     if isinstance(action_space, gym.spaces.Box) and len(action_space.shape) == 1:
         return EnvSpaces(discrete=False, action_dim=int(action_space.shape[0]),
                          action_low=action_space.low.astype(np.float32),
