@@ -18,7 +18,7 @@ from omegaconf import MISSING
 # The allowed values of every choice key, in one place: validation, the network builder and
 # the backend factory read them from here (tests check that each has an implementation).
 ACTIVATIONS = ("silu", "relu", "tanh", "elu", "gelu")
-OPTIMIZERS = ("adam", "rmsprop")
+OPTIMIZERS = ("adam", "rmsprop", "rmsprop_tf")
 #: Schedules of the learning rate and the entropy bonus; ``linear`` decays to 0 at the end.
 SCHEDULES = ("constant", "linear")
 DEVICES = ("auto", "cpu", "cuda")
@@ -111,6 +111,10 @@ class AlgoConfig:
     lr_schedule: str = "constant"  # one of SCHEDULES; linear decays to 0 at the end
     optimizer: str = "adam"  # one of OPTIMIZERS
     optimizer_eps: float = 1e-5
+    #: rmsprop_tf only (SB3's RMSpropTFLike options): momentum, and centring by the
+    #: running mean of the gradients.
+    rmsprop_momentum: float = 0.0
+    rmsprop_centered: bool = False
     vf_coef: float = 0.5
     ent_coef: float = 0.0
     #: One of SCHEDULES: ``linear`` explores early and lets the action noise shrink late.

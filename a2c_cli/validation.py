@@ -73,6 +73,12 @@ def validate(cfg: Config) -> None:
     _choice("algo.lr_schedule", a.lr_schedule, SCHEDULES)
     _choice("algo.ent_schedule", a.ent_schedule, SCHEDULES)
     _choice("algo.optimizer", a.optimizer, OPTIMIZERS)
+    _in_range("algo.rmsprop_momentum", a.rmsprop_momentum, lambda x: 0 <= x < 1,
+              "must be in [0, 1)")
+    _check(a.optimizer == "rmsprop_tf" or (a.rmsprop_momentum == 0 and not a.rmsprop_centered),
+           "algo.optimizer", a.optimizer,
+           "algo.rmsprop_momentum and algo.rmsprop_centered are options of "
+           "algo.optimizer=rmsprop_tf; use that, or leave them at 0 / false")
     batch = cfg.num_envs * a.n_steps
     _check(
         cfg.total_timesteps >= batch,

@@ -53,7 +53,7 @@ BAD_INPUTS = [
     ("network=huge", "network/huge"),
     ("env.id=CartPol-v1", "CartPole-v1"),             # close match suggested
     ("env.id=nosuchmodule:Foo-v0", "nosuchmodule"),
-    ("env.id=Blackjack-v1", "Tuple"),                 # unsupported observation space
+    ("env.id=tests.fault_envs:NestedDictObs-v0", "nested Dict"),  # an unsupported space
     ("env.kwargs.not_an_option=1", "not_an_option"),
     ("resume=/no/such/run", "no such run directory"),
     ("algo.lr==", "algo.lr=="),

@@ -62,11 +62,13 @@ def session_steps(job: Path) -> list[list[int]]:
 
 
 def check_resumed(job: Path, stopped_at: int) -> None:
-    """Two sessions, the second starting past the checkpoint, no step logged twice, one
-    session's worth of training time in all."""
+    """Two sessions, the second starting past the checkpoint and the first ending there: no
+    step logged twice and none trained twice, so one run's worth of training in all (the
+    steps are counted rather than the seconds, which the load of a 2-core machine sets)."""
     first, second = session_steps(job)
-    assert first and second and second[0] > stopped_at >= first[-1] - 2000
+    assert first and second and first[-1] <= stopped_at < second[0]
     assert not set(first) & set(second)
+    assert second[0] - stopped_at <= 1000 and stopped_at - first[-1] <= 1000  # log interval
     m = metrics(job)
     assert m["status"] == "completed" and m["total_timesteps"] == 20000
 
@@ -114,14 +116,6 @@ def test_ctrl_c_to_the_sweep_then_the_same_command_resumes_it(tmp_path, subproce
             in log_of(job)
         check_resumed(job, stopped[job.name])
         assert metrics(job)["train_time_s"] > first_time[job.name]  # the clock continued
-    # about one run's training time in all, not one and a half: against a job of the same
-    # length run in one session
-    single = tmp_path / "single"
-    subprocess.run(sweep_cmd(single, "total_timesteps=20000", "seed=1"), env=subprocess_env,
-                   capture_output=True, check=True, timeout=300)
-    one_run = metrics(job_dirs(single)[0])["train_time_s"]
-    for job in long:
-        assert metrics(job)["train_time_s"] < 1.3 * one_run + 1.0
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])

@@ -164,6 +164,9 @@ class GraphBackend:
         group["lr"] = torch.tensor(float(group["lr"]), device=self.device)
         if not group.get("capturable", False):
             self.graphs.allow_host_reads(group["lr"])
+        init_state = getattr(self.optimizer, "init_state", None)  # RMSpropTF: not zeros
+        if not self.optimizer.state[flat] and init_state is not None:
+            init_state(flat)
         if not self.optimizer.state[flat]:
             lr = float(group["lr"])
             set_learning_rate(self.optimizer, 0.0)

@@ -26,6 +26,11 @@ def make_optimizer(params: Iterable[nn.Parameter], algo: AlgoConfig) -> torch.op
     implementation costs more than the forward pass. RMSprop has no fused kernel; the
     multi-tensor (foreach) one is the next best.
     """
+    if algo.optimizer == "rmsprop_tf":
+        from a2c_cli.training.rmsprop_tf import RMSpropTF
+
+        return RMSpropTF(params, lr=algo.lr, alpha=0.99, eps=algo.optimizer_eps,
+                         momentum=algo.rmsprop_momentum, centered=algo.rmsprop_centered)
     if algo.optimizer == "rmsprop":
         return torch.optim.RMSprop(params, lr=algo.lr, alpha=0.99, eps=algo.optimizer_eps,
                                    foreach=True)
@@ -95,15 +100,20 @@ def _state(optimizer: torch.optim.Optimizer, p: torch.Tensor, keys: tuple[str, .
 
 
 def numpy_step(optimizer: torch.optim.Optimizer) -> None:
-    """One ``optimizer.step()`` (Adam, or RMSprop without momentum/centering) in NumPy."""
+    """One ``optimizer.step()`` (Adam, or RMSprop / RMSpropTF without momentum/centering) in
+    NumPy."""
+    from a2c_cli.training.rmsprop_tf import RMSpropTF
+
     adam = isinstance(optimizer, torch.optim.Adam)
+    tf_like = isinstance(optimizer, RMSpropTF)
     for group in optimizer.param_groups:
         lr, eps = float(group["lr"]), float(group["eps"])
         for p in group["params"]:
             if p.grad is None:
                 continue
             param, grad = p.detach().numpy(), p.grad.numpy()
-            state = _state(optimizer, p, ("exp_avg", "exp_avg_sq") if adam else ("square_avg",))
+            state = optimizer.init_state(p) if tf_like else \
+                _state(optimizer, p, ("exp_avg", "exp_avg_sq") if adam else ("square_avg",))
             step_count = state["step"].numpy()  # a view: no torch op per update
             step_count += 1
             if adam:
@@ -120,7 +130,10 @@ def numpy_step(optimizer: torch.optim.Optimizer) -> None:
                 square_avg = state["square_avg"].numpy()
                 square_avg *= alpha
                 square_avg += (1 - alpha) * grad * grad
-                param -= lr * grad / (np.sqrt(square_avg) + eps)
+                if tf_like:  # eps inside the square root
+                    param -= lr * grad / np.sqrt(square_avg + eps)
+                else:
+                    param -= lr * grad / (np.sqrt(square_avg) + eps)
 
 
 def numpy_step_supports(optimizer: torch.optim.Optimizer) -> bool:
@@ -130,6 +143,8 @@ def numpy_step_supports(optimizer: torch.optim.Optimizer) -> bool:
         return False
     if isinstance(optimizer, torch.optim.Adam):
         return not group.get("amsgrad", False)
-    if isinstance(optimizer, torch.optim.RMSprop):
+    from a2c_cli.training.rmsprop_tf import RMSpropTF
+
+    if isinstance(optimizer, (torch.optim.RMSprop, RMSpropTF)):
         return not group.get("momentum", 0) and not group.get("centered", False)
     return False
