@@ -2,9 +2,10 @@
 # Pong and Breakout on the GPU machine, in one device call (GPU time is short).
 # Here:     EXTRA="ale-py==0.12.1" ../shared/gpu/prepare_wheels.sh
 # There:    bash benchmarks/gpu_pixels.sh [SECONDS]     (device tool: carry [".whl"])
-# Trains env=pong and env=breakout (10M frames each, EnvPool's C++ Atari, device=auto = cuda
-# for CNNs, side by side) until done or SECONDS (default 540), stopping gracefully at the
-# deadline; prints each run's steps/s, evaluations, final score and peak RSS.
+# Trains env=pong and env=breakout (the presets' 10M agent steps = 40M frames each; EnvPool's
+# C++ Atari, device=auto = cuda for CNNs, side by side) until done or SECONDS (default 540),
+# stopping gracefully at the deadline; prints each run's steps/s, evaluations, final score
+# and peak RSS.
 set -uo pipefail
 deadline=$((SECONDS + ${1:-540}))
 out=${OUT:-/tmp/gpu_pixels_out}; mkdir -p "$out"

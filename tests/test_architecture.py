@@ -117,6 +117,7 @@ def test_every_choice_has_an_implementation():
     from a2c_cli.agent.networks import ACTIVATION_MODULES
     from a2c_cli.agent.numpy_mlp import _Activation
     from a2c_cli.training.optim import make_optimizer
+    from a2c_cli.training.rmsprop_tf import RMSpropTF
 
     assert set(ACTIVATION_MODULES) == set(config.ACTIVATIONS)
     assert set(config.NUMPY_ACTIVATIONS) <= set(config.ACTIVATIONS)
@@ -127,4 +128,5 @@ def test_every_choice_has_an_implementation():
     p = torch.nn.Parameter(torch.zeros(3))
     kinds = {name: type(make_optimizer([p], config.AlgoConfig(optimizer=name)))
              for name in config.OPTIMIZERS}
-    assert kinds == {"adam": torch.optim.Adam, "rmsprop": torch.optim.RMSprop}
+    assert kinds == {"adam": torch.optim.Adam, "rmsprop": torch.optim.RMSprop,
+                     "rmsprop_tf": RMSpropTF}

@@ -199,3 +199,30 @@ def test_clipped_log_prob_is_for_continuous_actions():
     check_environment(config)
     net = ActorCritic(probe_spaces(config.env), config.network)
     assert [b.tolist() for b in net.dist.bounds] == [[-2.0], [2.0]]
+
+
+#: rl-zoo's Atari A2C (hyperparams/a2c.yml "atari": SB3's A2C defaults, 16 envs, vf_coef
+#: 0.25, ent_coef 0.01, RMSpropTFLike with eps 1e-5, 1e7 agent steps).
+RL_ZOO_ATARI_A2C = {
+    "num_envs": 16, "total_timesteps": 10_000_000, "algo.n_steps": 5, "algo.gamma": 0.99,
+    "algo.gae_lambda": 1.0, "algo.lr": 7e-4, "algo.lr_schedule": "constant",
+    "algo.optimizer": "rmsprop_tf", "algo.optimizer_eps": 1e-5, "algo.rmsprop_momentum": 0.0,
+    "algo.rmsprop_centered": False, "algo.ent_coef": 0.01, "algo.ent_schedule": "constant",
+    "algo.vf_coef": 0.25, "algo.max_grad_norm": 0.5, "algo.normalize_advantage": False,
+    "algo.normalize_obs": False, "algo.scale_reward": False, "env.atari": True,
+    "network.encoder": "nature_cnn",
+}
+
+
+@pytest.mark.parametrize("preset", ["pong", "breakout", "space_invaders", "qbert", "seaquest",
+                                    "beam_rider"])
+def test_atari_presets_are_rl_zoos_a2c_setting_for_setting(preset):
+    from a2c_cli.cli.report_stats import load_references
+    from a2c_cli.config import flatten_dict
+
+    config = to_config(compose_config([f"env={preset}"]))
+    validate(config)
+    flat = flatten_dict(OmegaConf.to_container(OmegaConf.structured(config)))
+    assert {k: flat[k] for k in RL_ZOO_ATARI_A2C} == RL_ZOO_ATARI_A2C
+    ref = load_references()[config.env.id]
+    assert ref.rl_zoo_steps == config.total_timesteps  # compared at rl-zoo's own budget
