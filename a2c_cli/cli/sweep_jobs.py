@@ -14,15 +14,12 @@ so that running a sweep's command again finishes the sweep without redoing work:
 from __future__ import annotations
 
 import json
-import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, Optional
 
 from a2c_cli.errors import CheckpointError
-
-log = logging.getLogger("a2c_cli")
 
 STALE = ".stale"
 #: What a session writes into its run directory, besides Hydra's files and the log.
