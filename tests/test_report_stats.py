@@ -39,10 +39,14 @@ def fake_suite(root: Path) -> None:
 
 def test_references_load_for_every_benchmark_task():
     refs = st.load_references()
+    atari = {f"ALE/{game}-v5" for game in ("Pong", "Breakout", "SpaceInvaders", "Qbert",
+                                           "Seaquest", "BeamRider")}
     assert set(refs) == {"CartPole-v1", "Acrobot-v1", "MountainCar-v0",
                          "MountainCarContinuous-v0", "Pendulum-v1", "LunarLander-v3",
-                         "LunarLanderContinuous-v3", "BipedalWalker-v3"}
+                         "LunarLanderContinuous-v3", "BipedalWalker-v3", *atari}
     assert refs["LunarLander-v3"].rl_zoo_a2c == 155.8
+    assert refs["ALE/Pong-v5"].rl_zoo_a2c == 17.3
+    assert all(refs[t].rl_zoo_steps == 10_000_000 for t in atari)  # agent steps, 40M frames
     assert all(r.random < r.rl_zoo_a2c for r in refs.values())
     assert st.task_name({"env.id": "LunarLander-v3", "env.kwargs.continuous": True}) == \
         "LunarLanderContinuous-v3"
