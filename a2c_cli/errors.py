@@ -11,6 +11,13 @@ EXIT_DIVERGED = 3
 EXIT_SWEEP_JOB_LOST = 4
 
 
+def first_line(exc: BaseException) -> str:
+    """An exception's message cut to its first line ("" when it has none), for one-line
+    errors that quote a library's."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else ""
+
+
 class ConfigError(ValueError):
     """A config value that is out of range, not an allowed choice, or unusable here."""
 

@@ -218,11 +218,11 @@ def env_checker_findings(cfg: Config) -> list[str]:
     import dataclasses
 
     from a2c_cli.envs.factory import make_env_fn
-    from a2c_cli.envs.wrappers import env_checker_findings as findings_of
+    from a2c_cli.envs.wrappers import run_env_checker
 
     if cfg.env.id not in _checked:
         env_cfg = dataclasses.replace(cfg.env, wrappers=[])
-        _checked[cfg.env.id] = findings_of(make_env_fn(env_cfg))
+        _checked[cfg.env.id] = run_env_checker(make_env_fn(env_cfg))
     return _checked[cfg.env.id]
 
 

@@ -82,6 +82,19 @@ def scalars(run_dir: Path) -> dict[str, list[tuple[int, float]]]:
     return {tag: [(e.step, e.value) for e in acc.Scalars(tag)] for tag in acc.Tags()["scalars"]}
 
 
+def session_steps(job: Path) -> list[list[int]]:
+    """Per event file (one per session, in order): the steps of charts/episodic_return."""
+    files = sorted(job.glob("events.out.tfevents.*"), key=lambda p: p.stat().st_mtime)
+    steps = []
+    for path in files:
+        acc = EventAccumulator(str(path), size_guidance={"scalars": 0})
+        acc.Reload()
+        tags = acc.Tags()["scalars"]
+        steps.append([e.step for e in acc.Scalars("charts/episodic_return")]
+                     if "charts/episodic_return" in tags else [])
+    return steps
+
+
 def make_collector(envs, n_steps: int, network, seed: int, backend: str = "torch",
                    normalize_obs: bool = False):
     """(collector, buffer, agent) for ``envs`` with a fresh network, as a run wires them."""

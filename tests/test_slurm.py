@@ -10,9 +10,8 @@ import time
 
 import pytest
 import torch
-from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from .conftest import A2C_TRAIN, a2c_train, job_dirs
+from .conftest import A2C_TRAIN, a2c_train, job_dirs, session_steps
 
 pytestmark = pytest.mark.slurm
 
@@ -77,12 +76,7 @@ def test_a_signalled_job_is_requeued_and_resumes_by_itself(tmp_path, subprocess_
     slurm_logs = "\n".join(p.read_text() for p in (sweep / ".submitit").rglob("*_log.*"))
     assert "Requeued job" in slurm_logs
     stopped = int(log.split("resumed from step ")[1].split()[0])
-    files = sorted(job.glob("events.out.tfevents.*"), key=lambda p: p.stat().st_mtime)
-    steps = []
-    for path in files:
-        acc = EventAccumulator(str(path), size_guidance={"scalars": 0})
-        acc.Reload()
-        steps.append([e.step for e in acc.Scalars("charts/episodic_return")])
+    steps = session_steps(job)
     assert len(steps) == 2 and steps[1][0] > stopped and not set(steps[0]) & set(steps[1])
     assert torch.load(job / "checkpoints" / "final.pt", weights_only=True)["global_step"] == \
         150000

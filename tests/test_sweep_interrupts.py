@@ -13,11 +13,10 @@ from pathlib import Path
 
 import pytest
 import torch
-from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from a2c_cli.cli.sweep_stop import descendants
 
-from .conftest import A2C_TRAIN, job_dirs
+from .conftest import A2C_TRAIN, job_dirs, session_steps
 
 #: CartPole jobs of a few seconds, a checkpoint every 2000 steps.
 JOB = ["hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "env=cartpole",
@@ -46,19 +45,6 @@ def log_of(job: Path) -> str:
 
 def metrics(job: Path) -> dict:
     return json.loads((job / "metrics.json").read_text())
-
-
-def session_steps(job: Path) -> list[list[int]]:
-    """Per event file (one per session, in order): the steps of charts/episodic_return."""
-    files = sorted(job.glob("events.out.tfevents.*"), key=lambda p: p.stat().st_mtime)
-    steps = []
-    for path in files:
-        acc = EventAccumulator(str(path), size_guidance={"scalars": 0})
-        acc.Reload()
-        tags = acc.Tags()["scalars"]
-        steps.append([e.step for e in acc.Scalars("charts/episodic_return")]
-                     if "charts/episodic_return" in tags else [])
-    return steps
 
 
 def check_resumed(job: Path, stopped_at: int) -> None:

@@ -16,6 +16,8 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, Optional
 
+from a2c_cli.cli.sweep_stop import read_stop_file
+
 _requested: Optional[int] = None
 #: The sweep's stop file this job watches (multirun jobs), and when to look next.
 _stop_file: Optional[Path] = None
@@ -40,8 +42,6 @@ def stop_requested() -> Optional[int]:
     if now < _next_look:
         return None
     _next_look = now + LOOK_EVERY_S
-    from a2c_cli.cli.sweep_stop import read_stop_file
-
     return read_stop_file(_stop_file)
 
 

@@ -16,7 +16,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import gymnasium as gym
 
-from a2c_cli.errors import UnsupportedEnvError
+from a2c_cli.errors import UnsupportedEnvError, first_line
 
 
 def import_user_modules() -> None:
@@ -29,8 +29,8 @@ def import_user_modules() -> None:
 
 
 def locate(target: str) -> Callable[..., Any]:
-    """The object at a dotted import path (``package.module.Name``)."""
-    import_user_modules()
+    """The object at a dotted import path (``package.module.Name``; the working directory
+    is importable once :func:`a2c_cli.envs.factory.make_env_fn` ran)."""
     parts = target.split(".")
     for cut in range(len(parts) - 1, 0, -1):
         try:
@@ -61,14 +61,13 @@ def apply_wrappers(env: gym.Env, specs: Sequence[Mapping[str, Any]]) -> gym.Env:
         try:
             env = wrapper(env, **kwargs)
         except Exception as exc:  # noqa: BLE001 - the user's code: any error, one line
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
             raise UnsupportedEnvError(
                 f"env.wrappers[{i}] ({describe(spec)}) could not wrap the env: "
-                f"{type(exc).__name__}: {first}") from exc
+                f"{type(exc).__name__}: {first_line(exc)}") from exc
     return env
 
 
-def env_checker_findings(make_env: Callable[[], gym.Env]) -> list[str]:
+def run_env_checker(make_env: Callable[[], gym.Env]) -> list[str]:
     """gymnasium's own env checker on the env ``make_env`` builds: its warnings, one per
     line; an error it raises becomes UnsupportedEnvError."""
     import warnings
@@ -82,11 +81,10 @@ def env_checker_findings(make_env: Callable[[], gym.Env]) -> list[str]:
             try:
                 check_env(env, skip_render_check=True)
             except Exception as exc:  # noqa: BLE001 - the checker's verdict, any type
-                first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
                 name = env.spec.id if env.spec else type(env).__name__
                 raise UnsupportedEnvError(
                     f"env.check: gymnasium's env checker failed on {name}: "
-                    f"{type(exc).__name__}: {first}") from exc
+                    f"{type(exc).__name__}: {first_line(exc)}") from exc
     finally:
         env.close()
     seen: list[str] = []

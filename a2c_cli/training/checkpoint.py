@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from a2c_cli.agent.normalization import RunningMeanStd
-from a2c_cli.errors import CheckpointError
+from a2c_cli.errors import CheckpointError, first_line
 
 
 def rms_to_tensors(rms: RunningMeanStd) -> Dict[str, torch.Tensor]:
@@ -76,7 +76,7 @@ def load_checkpoint(path: Path) -> Dict[str, Any]:
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many types for truncated/corrupt files
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        first = first_line(exc) or type(exc).__name__
         raise CheckpointError(f"checkpoint {path} cannot be read ({first}).") from exc
     if not isinstance(payload, dict) or "model" not in payload or "config" not in payload:
         raise CheckpointError(f"{path} is not an a2c-cli checkpoint (no model/config).")

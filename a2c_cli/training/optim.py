@@ -17,6 +17,7 @@ import torch
 from torch import Tensor, nn
 
 from a2c_cli.config import AlgoConfig
+from a2c_cli.training.rmsprop_tf import RMSpropTF
 
 
 def make_optimizer(params: Iterable[nn.Parameter], algo: AlgoConfig) -> torch.optim.Optimizer:
@@ -27,8 +28,6 @@ def make_optimizer(params: Iterable[nn.Parameter], algo: AlgoConfig) -> torch.op
     multi-tensor (foreach) one is the next best.
     """
     if algo.optimizer == "rmsprop_tf":
-        from a2c_cli.training.rmsprop_tf import RMSpropTF
-
         return RMSpropTF(params, lr=algo.lr, alpha=0.99, eps=algo.optimizer_eps,
                          momentum=algo.rmsprop_momentum, centered=algo.rmsprop_centered)
     if algo.optimizer == "rmsprop":
@@ -102,8 +101,6 @@ def _state(optimizer: torch.optim.Optimizer, p: torch.Tensor, keys: tuple[str, .
 def numpy_step(optimizer: torch.optim.Optimizer) -> None:
     """One ``optimizer.step()`` (Adam, or RMSprop / RMSpropTF without momentum/centering) in
     NumPy."""
-    from a2c_cli.training.rmsprop_tf import RMSpropTF
-
     adam = isinstance(optimizer, torch.optim.Adam)
     tf_like = isinstance(optimizer, RMSpropTF)
     for group in optimizer.param_groups:
@@ -143,8 +140,6 @@ def numpy_step_supports(optimizer: torch.optim.Optimizer) -> bool:
         return False
     if isinstance(optimizer, torch.optim.Adam):
         return not group.get("amsgrad", False)
-    from a2c_cli.training.rmsprop_tf import RMSpropTF
-
     if isinstance(optimizer, (torch.optim.RMSprop, RMSpropTF)):
         return not group.get("momentum", 0) and not group.get("centered", False)
     return False
