@@ -172,34 +172,65 @@ def check_log_std_floor(network: NetworkConfig) -> None:
 
 
 def check_observations(cfg: Config, spaces: EnvSpaces) -> None:
-    """The network and the options fit the env's observations (images or vectors)."""
+    """The network and the options fit the env's observations (images, vectors, or a
+    Dict/Tuple holding images)."""
     encoder, env_id = cfg.network.encoder, cfg.env.id
+    if spaces.layout is not None:
+        frames = [entry.chw for entry in spaces.layout.images]
+    else:
+        frames = [spaces.image_chw] if spaces.image else []
     if spaces.image and encoder == "none":
         raise ConfigError(
             f"network.encoder='none' is invalid for {env_id}: its observations are images "
             f"{spaces.obs_shape}, which an MLP cannot read; use network=nature_cnn (Atari-size "
             "frames) or network=minatar_cnn (small frames such as MinAtar's 10x10).")
-    if not spaces.image and encoder != "none":
+    if not frames and encoder != "none":
         raise ConfigError(
             f"network.encoder={encoder!r} is invalid for {env_id}: its observations are "
             f"vectors of {spaces.obs_dim}, not images; use network=default (or "
             "network.encoder=none).")
-    if encoder == "nature_cnn" and min(spaces.image_chw[1:]) < NATURE_CNN_MIN_SIZE:
+    if encoder == "nature_cnn" and any(min(chw[1:]) < NATURE_CNN_MIN_SIZE for chw in frames):
         raise ConfigError(
             f"network.encoder='nature_cnn' is invalid for {env_id}: its frames "
-            f"{spaces.obs_shape} are smaller than {NATURE_CNN_MIN_SIZE}x{NATURE_CNN_MIN_SIZE}; "
-            "use network=minatar_cnn.")
+            f"{[chw for chw in frames]} (C, H, W) are smaller than {NATURE_CNN_MIN_SIZE}x"
+            f"{NATURE_CNN_MIN_SIZE}; use network=minatar_cnn, or network.encoder=none to "
+            "flatten images inside a Dict.")
+    if encoder == "minatar_cnn" and any(min(chw[1:]) < 3 for chw in frames):
+        raise ConfigError(
+            f"network.encoder='minatar_cnn' is invalid for {env_id}: its 3x3 convolution "
+            f"needs frames of at least 3x3, and they are {frames} (C, H, W); use "
+            "network.encoder=none.")
     if spaces.image and cfg.algo.normalize_obs:
         raise ConfigError(
             "algo.normalize_obs=true is invalid for image observations: the network scales "
             "pixels to [0, 1] itself; set algo.normalize_obs=false.")
+    if cfg.backend == "numpy":
+        reason = numpy_spaces_reason(spaces)
+        if reason is not None:
+            raise ConfigError(f"backend=numpy is invalid for {env_id}: the NumPy backend "
+                              f"{reason}; use backend=auto or backend=torch.")
+
+
+def numpy_spaces_reason(spaces: EnvSpaces) -> str | None:
+    """Why the NumPy backend cannot act in these spaces; None when it can (flat vector
+    observations, Discrete or Box actions)."""
+    if spaces.layout is not None or spaces.image:
+        return "reads flat vector observations only (this env's hold images)"
+    if spaces.action_kind in ("multi_discrete", "multi_binary"):
+        return f"has Discrete and Box actions only (this env's are {spaces.action_kind})"
+    return None
+
+
+def is_wrapper_spec(spec: Any) -> bool:
+    """One ``env.wrappers`` entry: a mapping with a ``_target_`` import path (and the
+    wrapper's arguments); also what ``a2c-eval wrappers=`` takes."""
+    return isinstance(spec, Mapping) and isinstance(spec.get("_target_"), str)
 
 
 def check_wrapper_specs(cfg: Config) -> None:
     """``env.wrappers``: a list of ``_target_`` mappings, gymnasium envs only."""
     for i, spec in enumerate(cfg.env.wrappers):
-        ok = isinstance(spec, Mapping) and isinstance(spec.get("_target_"), str)
-        _check(ok, f"env.wrappers[{i}]", spec,
+        _check(is_wrapper_spec(spec), f"env.wrappers[{i}]", spec,
                "each wrapper is a mapping with a _target_ import path and its arguments, "
                "e.g. '+env.wrappers=[{_target_:gymnasium.wrappers.TimeAwareObservation}]'")
     _check(not cfg.env.wrappers or cfg.env.backend == "gymnasium", "env.wrappers",

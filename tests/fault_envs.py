@@ -64,3 +64,87 @@ class NestedDictObs(ShiftedSpaces):
 
 if "NestedDictObs-v0" not in gym.registry:
     gym.register("NestedDictObs-v0", entry_point=NestedDictObs, max_episode_steps=20)
+
+
+class MatchBits(gym.Env):
+    """MultiBinary(4) observations (a target pattern, new each step) and MultiBinary(4)
+    actions; each step pays the fraction of bits matched (random play: 0.5, best: 1)."""
+
+    observation_space = gym.spaces.MultiBinary(4)
+    action_space = gym.spaces.MultiBinary(4)
+
+    def reset(self, seed=None, options=None):
+        super().reset(seed=seed)
+        self.target = self.np_random.integers(0, 2, 4, dtype=np.int8)
+        return self.target.copy(), {}
+
+    def step(self, action):
+        if not self.action_space.contains(np.asarray(action)):
+            raise ValueError(f"action {action!r} is outside {self.action_space}")
+        reward = float(np.mean(np.asarray(action) == self.target))
+        self.target = self.np_random.integers(0, 2, 4, dtype=np.int8)
+        return self.target.copy(), reward, False, False, {}
+
+
+class MatchComponents(gym.Env):
+    """MultiDiscrete([3, 4]) observations (a target) and MultiDiscrete([3, 4], start=[-1, 2])
+    actions: each step pays half a point per component equal to target + start (random:
+    0.29, best: 1). An action outside the space raises."""
+
+    observation_space = gym.spaces.MultiDiscrete([3, 4])
+    action_space = gym.spaces.MultiDiscrete([3, 4], start=[-1, 2])
+
+    def reset(self, seed=None, options=None):
+        super().reset(seed=seed)
+        self.target = self.observation_space.sample()
+        self.observation_space.seed(int(self.np_random.integers(2**31)))
+        return self.target.copy(), {}
+
+    def step(self, action):
+        if not self.action_space.contains(np.asarray(action)):
+            raise ValueError(f"action {action!r} is outside {self.action_space}")
+        reward = 0.5 * float(np.sum(np.asarray(action) == self.target + self.action_space.start))
+        self.target = self.observation_space.sample()
+        return self.target.copy(), reward, False, False, {}
+
+
+class ImageAndVector(gym.Env):
+    """Dict of an 8x8 uint8 image (one bright pixel, left or right half) and a 2-vector;
+    the right action (of 2) is the pixel's half XOR the sign of the vector's first entry, so
+    only a policy that reads both entries beats 0.5 per step."""
+
+    observation_space = gym.spaces.Dict({
+        "image": gym.spaces.Box(0, 255, (8, 8, 1), np.uint8),
+        "vector": gym.spaces.Box(-1.0, 1.0, (2,), np.float32)})
+    action_space = gym.spaces.Discrete(2)
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 10}
+
+    def __init__(self, render_mode=None):
+        self.render_mode = render_mode
+
+    def _draw(self):
+        self.side = int(self.np_random.integers(2))
+        self.sign = int(self.np_random.integers(2))
+        image = np.zeros((8, 8, 1), np.uint8)
+        image[self.np_random.integers(8), 4 * self.side + self.np_random.integers(4), 0] = 255
+        vector = np.array([1.0 if self.sign else -1.0, self.np_random.uniform(-1, 1)],
+                          np.float32)
+        self.image = image
+        return {"image": image, "vector": vector}
+
+    def reset(self, seed=None, options=None):
+        super().reset(seed=seed)
+        return self._draw(), {}
+
+    def step(self, action):
+        reward = float(int(action) == self.side ^ self.sign)
+        return self._draw(), reward, False, False, {}
+
+    def render(self):
+        return np.repeat(self.image, 3, axis=-1)
+
+
+for _name, _entry in (("MatchBits-v0", MatchBits), ("MatchComponents-v0", MatchComponents),
+                      ("ImageAndVector-v0", ImageAndVector)):
+    if _name not in gym.registry:
+        gym.register(_name, entry_point=_entry, max_episode_steps=16)

@@ -209,18 +209,23 @@ def test_auto_backend_is_numpy_on_the_cpu_where_the_network_allows_it():
     cpu = torch.device("cpu")
     cfg = Config(env=EnvConfig(id="CartPole-v1"))
     assert numpy_unsupported_reason(NetworkConfig()) is None
-    assert resolve_backend("auto", cfg, cpu) == "numpy"
+    assert resolve_backend("auto", cfg, cpu)[0] == "numpy"
     for net in (NetworkConfig(activation="gelu"), NetworkConfig(dropout=0.1)):
         assert numpy_unsupported_reason(net) is not None
-        assert resolve_backend("auto", Config(env=cfg.env, network=net), cpu) == "torch"
-    assert resolve_backend("auto", cfg, torch.device("cuda")) == "graph"
-    assert resolve_backend("compiled", cfg, cpu) == "compiled"
+        name, why = resolve_backend("auto", Config(env=cfg.env, network=net), cpu)
+        assert name == "torch" and why == f"the NumPy backend {numpy_unsupported_reason(net)}"
+    assert resolve_backend("auto", cfg, torch.device("cuda"))[0] == "graph"
+    assert resolve_backend("compiled", cfg, cpu)[0] == "compiled"
+    # The spaces count too: MultiDiscrete actions, Dict rows holding images.
+    multi = EnvSpaces(OBS, True, 5, None, None, action_nvec=(2, 3))
+    name, why = resolve_backend("auto", cfg, cpu, spaces=multi)
+    assert name == "torch" and "multi_discrete" in why
     net = ActorCritic(spaces(True), NetworkConfig())
     optimizer = make_optimizer([flatten_parameters(net)], cfg.algo)
-    name = resolve_backend(cfg.backend, cfg, cpu)
+    name, _ = resolve_backend(cfg.backend, cfg, cpu)
     assert isinstance(make_backend(name, cfg, net, optimizer, cpu), NumpyBackend)
     cfg.backend = "torch"
-    name = resolve_backend(cfg.backend, cfg, cpu)
+    name, _ = resolve_backend(cfg.backend, cfg, cpu)
     assert isinstance(make_backend(name, cfg, net, optimizer, cpu), TorchBackend)
 
 

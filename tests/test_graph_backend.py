@@ -251,8 +251,8 @@ def test_graph_backend_needs_a_gpu_and_checkpoints_stay_portable():
     cfg = Config(env=EnvConfig(id="CartPole-v1"), backend="graph")
     with pytest.raises(ConfigError, match="backend=graph needs a CUDA GPU"):
         resolve_backend("graph", cfg, torch.device("cpu"))
-    assert resolve_backend("auto", cfg, torch.device("cuda")) == "graph"
-    assert resolve_backend("auto", cfg, torch.device("cpu"), stand_in=True) == "graph"
+    assert resolve_backend("auto", cfg, torch.device("cuda"))[0] == "graph"
+    assert resolve_backend("auto", cfg, torch.device("cpu"), stand_in=True)[0] == "graph"
     net = ActorCritic(spaces(True), NetworkConfig())
     optimizer = make_optimizer([flatten_parameters(net)], AlgoConfig())
     optimizer.param_groups[0]["lr"] = torch.tensor(3e-4)

@@ -132,7 +132,7 @@ def test_auto_backend_is_torch_with_gsde():
 
     config = to_config(compose_config(["env=pendulum", "network.gsde=true"]))
     for device in ("cpu", "cuda"):
-        assert resolve_backend("auto", config, torch.device(device)) == "torch"
+        assert resolve_backend("auto", config, torch.device(device))[0] == "torch"
 
 
 def test_a_gsde_run_trains_saves_and_replays(tmp_path):

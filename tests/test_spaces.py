@@ -1,5 +1,6 @@
 """Observation and action spaces beyond flat Box: one-hot Discrete (with start), Tuple/Dict
-of discrete entries, Discrete(n, start) actions; unsupported spaces refused in one line."""
+of discrete entries, Dicts holding images (packed rows), Discrete(n, start), MultiDiscrete,
+MultiBinary and shaped Box actions; unsupported spaces refused in one line."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import pytest
 
 from a2c_cli.config import EnvConfig
 from a2c_cli.envs.factory import make_env_fn, probe_spaces
-from a2c_cli.envs.spaces import needs_flattening
+from a2c_cli.envs.spaces import observation_wrapper
 from a2c_cli.errors import UnsupportedEnvError
 
 from .conftest import A2C_EVAL, REPO, a2c_train, run_cli, train_in_process
@@ -34,7 +35,7 @@ def test_tuple_and_dict_of_discrete_entries_concatenate_their_one_hots():
     assert blackjack.obs_dim == 32 + 11 + 2  # Tuple(Discrete(32), Discrete(11), Discrete(2))
     space = gym.spaces.Dict({"a": gym.spaces.Discrete(3), "b": gym.spaces.MultiBinary(2),
                              "c": gym.spaces.MultiDiscrete([2, 3])})
-    assert needs_flattening(space)
+    assert observation_wrapper(space) is gym.wrappers.FlattenObservation
     flat = gym.spaces.flatten(space, {"a": 2, "b": np.array([1, 0]), "c": np.array([1, 2])})
     np.testing.assert_array_equal(flat, [0, 0, 1, 1, 0, 0, 1, 0, 0, 1])
 
@@ -42,14 +43,14 @@ def test_tuple_and_dict_of_discrete_entries_concatenate_their_one_hots():
 @pytest.mark.parametrize(("space", "says"), [
     (gym.spaces.Dict({"inner": gym.spaces.Dict({"x": gym.spaces.Discrete(2)})}), "nested Dict"),
     (gym.spaces.Text(5), "not supported"),
-    (gym.spaces.Dict({"img": gym.spaces.Box(0, 255, (8, 8, 3), np.uint8),
-                      "x": gym.spaces.Discrete(2)}), "holds an image"),
+    (gym.spaces.Dict({"img": gym.spaces.Box(0, 1000, (8, 8, 3), np.float32),
+                      "x": gym.spaces.Discrete(2)}), "floats within \\[0, 255\\]"),
     (gym.spaces.Tuple((gym.spaces.Discrete(2), gym.spaces.Sequence(gym.spaces.Discrete(2)))),
      "no fixed-size encoding"),
 ])
 def test_unsupported_observation_spaces_are_named(space, says):
     with pytest.raises(UnsupportedEnvError, match=says):
-        needs_flattening(space)
+        observation_wrapper(space)
 
 
 @pytest.mark.parametrize("env_id", ["FrozenLake-v1", "Blackjack-v1",

@@ -1,16 +1,18 @@
 """Action distributions as plain tensor functions.
 
-Equivalent to ``torch.distributions.Categorical`` and an independent ``Normal`` summed over
-action dimensions (tests check both), without building distribution objects on every
-environment step, which costs more than the small network itself.
+Equivalent to ``torch.distributions.Categorical``, independent categoricals and Bernoullis,
+and an independent ``Normal`` summed over action dimensions (tests check them), without
+building distribution objects on every environment step, which costs more than the small
+network itself.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Optional, Protocol, Tuple
+from typing import Optional, Protocol, Sequence, Tuple
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 _HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
@@ -45,6 +47,57 @@ class Categorical:
         log_p = torch.log_softmax(logits, dim=-1)
         log_prob = log_p.gather(-1, actions.long().unsqueeze(-1)).squeeze(-1)
         entropy = -(log_p.exp() * log_p).sum(-1)
+        return log_prob, entropy
+
+    def reset_noise(self, num_envs: int) -> None:
+        """Noise is drawn per step."""
+
+
+class MultiCategorical:
+    """``MultiDiscrete`` actions: one independent categorical per component, ``params`` the
+    components' logits side by side (batch, sum(nvec)); log-probabilities and entropies are
+    summed over components (as SB3's MultiCategoricalDistribution)."""
+
+    def __init__(self, nvec: Sequence[int]) -> None:
+        self.nvec = [int(n) for n in nvec]
+        self.categorical = Categorical()
+
+    def _split(self, logits: Tensor) -> Tuple[Tensor, ...]:
+        return torch.split(logits, self.nvec, dim=-1)
+
+    def sample(self, logits: Tensor) -> Tensor:
+        return torch.stack([self.categorical.sample(part) for part in self._split(logits)], -1)
+
+    def mode(self, logits: Tensor) -> Tensor:
+        return torch.stack([part.argmax(dim=-1) for part in self._split(logits)], -1)
+
+    def log_prob_entropy(self, logits: Tensor, actions: Tensor) -> Tuple[Tensor, Tensor]:
+        log_prob = entropy = torch.zeros((), dtype=logits.dtype, device=logits.device)
+        for i, part in enumerate(self._split(logits)):
+            lp, ent = self.categorical.log_prob_entropy(part, actions[..., i])
+            log_prob, entropy = log_prob + lp, entropy + ent
+        return log_prob, entropy
+
+    def reset_noise(self, num_envs: int) -> None:
+        """Noise is drawn per step."""
+
+
+class Bernoulli:
+    """``MultiBinary`` actions: independent Bernoulli bits with ``params`` their logits
+    (batch, n); log-probabilities and entropies summed over bits."""
+
+    def sample(self, logits: Tensor) -> Tensor:
+        return (torch.rand_like(logits) < torch.sigmoid(logits)).long()
+
+    def mode(self, logits: Tensor) -> Tensor:
+        return (logits > 0).long()
+
+    def log_prob_entropy(self, logits: Tensor, actions: Tensor) -> Tuple[Tensor, Tensor]:
+        bits = actions.to(logits.dtype)
+        # log p(1) = logsigmoid(l), log p(0) = logsigmoid(-l): stable for large |l|.
+        log_p1, log_p0 = F.logsigmoid(logits), F.logsigmoid(-logits)
+        log_prob = (bits * log_p1 + (1.0 - bits) * log_p0).sum(-1)
+        entropy = -(log_p1.exp() * log_p1 + log_p0.exp() * log_p0).sum(-1)
         return log_prob, entropy
 
     def reset_noise(self, num_envs: int) -> None:

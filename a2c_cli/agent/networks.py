@@ -11,13 +11,15 @@ from torch import Tensor, nn
 
 from a2c_cli.agent.distributions import (
     ActionDistribution,
+    Bernoulli,
     Categorical,
     DiagGaussian,
+    MultiCategorical,
     StateDependentGaussian,
     finite_bounds,
     mean_of_clipped,
 )
-from a2c_cli.agent.encoders import ImageEncoder
+from a2c_cli.agent.encoders import ImageEncoder, PackedEncoder
 from a2c_cli.config import NetworkConfig
 from a2c_cli.envs.spaces import EnvSpaces
 
@@ -60,8 +62,11 @@ class ActorCritic(nn.Module):
         self.discrete = spaces.discrete
         self.encoder: nn.Module = nn.Identity()
         in_dim = spaces.obs_dim
-        if cfg.encoder != "none":
-            self.encoder = ImageEncoder(cfg.encoder, spaces)
+        if spaces.layout is not None:  # a Dict/Tuple holding images
+            self.encoder = PackedEncoder(cfg.encoder, spaces.layout)
+            in_dim = self.encoder.out_dim
+        elif cfg.encoder != "none":
+            self.encoder = ImageEncoder.for_spaces(cfg.encoder, spaces)
             in_dim = self.encoder.out_dim
         self.trunk, trunk_dim = mlp(in_dim, cfg.shared, cfg)
         self.actor_body, actor_dim = mlp(trunk_dim, cfg.actor, cfg)
@@ -84,7 +89,11 @@ class ActorCritic(nn.Module):
             self.register_buffer("action_low", low, persistent=False)
             self.register_buffer("action_high", high, persistent=False)
             bounds = (self.action_low, self.action_high)
-        if self.discrete:
+        if spaces.action_nvec:
+            self.dist = MultiCategorical(spaces.action_nvec)
+        elif spaces.action_bits:
+            self.dist = Bernoulli()
+        elif self.discrete:
             self.dist = Categorical()
         elif self.gsde:
             self.log_std = nn.Parameter(torch.full((actor_dim, spaces.action_dim),

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Dict
+from typing import Dict, Union
 
 import numpy as np
 
+from a2c_cli.envs.packing import PackedLayout, unpack_vectors
 from a2c_cli.envs.spaces import EnvSpaces
 
 
@@ -55,9 +56,13 @@ class ObsNormalizer:
         self.rms = RunningMeanStd((obs_dim,))
 
     @classmethod
-    def for_spaces(cls, spaces: EnvSpaces, enabled: bool, clip: float = 10.0) -> ObsNormalizer:
+    def for_spaces(cls, spaces: EnvSpaces, enabled: bool,
+                   clip: float = 10.0) -> Union[ObsNormalizer, PackedObsNormalizer]:
         """The normaliser for an env: images pass through in the dtype the rollout stores
-        (validation refuses ``normalize_obs`` for them; the network scales pixels itself)."""
+        (validation refuses ``normalize_obs`` for them; the network scales pixels itself);
+        packed Dict rows normalise their vector entries only."""
+        if spaces.layout is not None:
+            return PackedObsNormalizer(spaces.layout, enabled, clip)
         if spaces.image:
             return cls(1, False, clip, dtype=spaces.obs_dtype)
         return cls(spaces.obs_dim, enabled, clip)
@@ -71,6 +76,31 @@ class ObsNormalizer:
             return obs.astype(self.dtype, copy=False)
         out = (obs - self.rms.mean) / np.sqrt(self.rms.var + self.eps)
         return np.clip(out, -self.clip, self.clip).astype(np.float32)
+
+
+class PackedObsNormalizer:
+    """:class:`ObsNormalizer` for packed Dict/Tuple rows (:mod:`a2c_cli.envs.packing`): the
+    float32 vector entries at the start of each row are normalised, image bytes pass
+    through untouched."""
+
+    def __init__(self, layout: PackedLayout, enabled: bool, clip: float = 10.0) -> None:
+        self.layout = layout
+        self.vectors = ObsNormalizer(max(layout.vector_dim, 1), enabled and layout.vector_dim > 0,
+                                     clip)
+        self.enabled = self.vectors.enabled
+        self.rms = self.vectors.rms
+
+    def update(self, rows: np.ndarray) -> None:
+        if self.enabled:
+            self.vectors.update(unpack_vectors(rows, self.layout))
+
+    def normalize(self, rows: np.ndarray) -> np.ndarray:
+        if not self.enabled:
+            return rows.astype(np.uint8, copy=False)
+        out = np.array(rows, np.uint8)
+        normalized = self.vectors.normalize(unpack_vectors(rows, self.layout))
+        out[..., :self.layout.vector_bytes] = np.ascontiguousarray(normalized).view(np.uint8)
+        return out
 
 
 class RewardScaler:

@@ -69,13 +69,13 @@ def parse_wrappers(raw: str) -> List[Dict[str, Any]]:
     import yaml
 
     from a2c_cli.errors import ConfigError
+    from a2c_cli.validation import is_wrapper_spec
 
     try:
         value = yaml.safe_load(raw)
     except yaml.YAMLError as exc:
         raise ConfigError(f"wrappers={raw!r} is invalid: not YAML ({exc}).") from exc
-    if not isinstance(value, list) or not all(
-            isinstance(w, dict) and isinstance(w.get("_target_"), str) for w in value):
+    if not isinstance(value, list) or not all(is_wrapper_spec(w) for w in value):
         raise ConfigError(f"wrappers={raw!r} is invalid: give a list of mappings with a "
                           "_target_, e.g. wrappers='[{_target_: gymnasium.wrappers."
                           "TimeAwareObservation}]', or wrappers=[].")

@@ -17,7 +17,7 @@ import gymnasium as gym
 from gymnasium.vector import AsyncVectorEnv, AutoresetMode, SyncVectorEnv
 
 from a2c_cli.config import EnvConfig
-from a2c_cli.envs.spaces import EnvSpaces, describe_spaces, needs_flattening
+from a2c_cli.envs.spaces import EnvSpaces, describe_spaces, observation_wrapper
 from a2c_cli.envs.wrappers import apply_wrappers, import_user_modules
 from a2c_cli.errors import UnsupportedEnvError
 
@@ -29,15 +29,25 @@ os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 #: its registration function or None when importing registers, the a2c-cli extra).
 NAMESPACES = {"ALE": ("ale_py", None, "atari"),
               "MinAtar": ("minatar.gym", "register_envs", "minatar")}
+#: The same for packages whose ids share a prefix instead of a namespace.
+PREFIXES = {"MiniGrid-": ("minigrid", None, "minigrid"), "BabyAI-": ("minigrid", None, "minigrid")}
 
 
 def register_namespace(env_id: str) -> None:
     """Make ``env_id``'s namespace known to gymnasium (``ALE/...``: ale-py, ``MinAtar/...``:
-    minatar), or say which extra installs it."""
+    minatar, ``MiniGrid-...``: minigrid), or say which extra installs it."""
     namespace = env_id.partition("/")[0] if "/" in env_id else None
-    if namespace not in NAMESPACES or any(k.startswith(f"{namespace}/") for k in gym.registry):
+    prefix = next((p for p in PREFIXES if env_id.startswith(p)), None)
+    if namespace in NAMESPACES:
+        if any(k.startswith(f"{namespace}/") for k in gym.registry):
+            return
+        module_name, register, extra = NAMESPACES[namespace]
+    elif prefix is not None:
+        if env_id in gym.registry:
+            return
+        module_name, register, extra = PREFIXES[prefix]
+    else:
         return
-    module_name, register, extra = NAMESPACES[namespace]
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
@@ -69,9 +79,8 @@ def make_env_fn(env_cfg: EnvConfig, render_mode: Optional[str] = None,
             env = gym.make(env_cfg.id, **kwargs)
         if env_cfg.wrappers:
             env = apply_wrappers(env, env_cfg.wrappers)
-        if needs_flattening(env.observation_space):  # one-hot Discrete, Dict of vectors ...
-            env = gym.wrappers.FlattenObservation(env)
-        return env
+        adapter = observation_wrapper(env.observation_space)  # one-hot, flat, packed ...
+        return env if adapter is None else adapter(env)
 
     return thunk
 

@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Optional, Tuple
+from typing import Callable, Optional, Tuple, Union
 
 import gymnasium as gym
 import numpy as np
 
+from a2c_cli.envs.packing import (
+    PackedBox,
+    PackedLayout,
+    PackObservation,
+    channels_first,
+    image_entry_fields,
+)
 from a2c_cli.errors import UnsupportedEnvError
 
 
@@ -17,8 +24,10 @@ class EnvSpaces:
     """What the learner needs to know about an environment."""
 
     obs_dim: int
+    #: Actions other than a ``Box``: Discrete, MultiDiscrete, MultiBinary.
     discrete: bool
-    #: Number of discrete actions, or the dimension of a continuous action.
+    #: The policy head's width: the number of Discrete actions, the sum of a MultiDiscrete's
+    #: ``nvec``, a MultiBinary's bits, or a Box's size.
     action_dim: int
     action_low: Optional[np.ndarray]
     action_high: Optional[np.ndarray]
@@ -32,12 +41,37 @@ class EnvSpaces:
     #: What the rollout stores observations as: uint8 for byte or bool pixels (one byte
     #: each), float32 otherwise (vectors, float images).
     obs_dtype: type = np.float32
-    #: ``Discrete(n, start=k)`` actions: the policy's index i is the env's action k + i.
-    action_start: int = 0
+    #: ``Discrete(n, start=k)`` actions: the policy's index i is the env's action k + i
+    #: (an array of per-component starts for ``MultiDiscrete``).
+    action_start: Union[int, np.ndarray] = 0
+    #: ``MultiDiscrete`` actions: the components' sizes, flattened (empty otherwise).
+    action_nvec: Tuple[int, ...] = ()
+    #: ``MultiBinary`` actions.
+    action_bits: bool = False
+    #: The env's action shape where it is not the policy's flat one (a Box, MultiDiscrete
+    #: or MultiBinary of more than one axis); () = as sampled.
+    action_env_shape: Tuple[int, ...] = ()
+    #: A Dict/Tuple holding images, stored as packed byte rows (:mod:`a2c_cli.envs.packing`).
+    layout: Optional[PackedLayout] = None
 
     def __post_init__(self) -> None:
         if not self.obs_shape:
             object.__setattr__(self, "obs_shape", (self.obs_dim,))
+
+    @property
+    def action_kind(self) -> str:
+        """discrete, multi_discrete, multi_binary or box."""
+        if not self.discrete:
+            return "box"
+        return "multi_discrete" if self.action_nvec else (
+            "multi_binary" if self.action_bits else "discrete")
+
+    @property
+    def action_shape(self) -> Tuple[int, ...]:
+        """One env's action as the rollout stores it: () for Discrete, else a flat vector."""
+        if self.action_kind == "discrete":
+            return ()
+        return (len(self.action_nvec),) if self.action_nvec else (self.action_dim,)
 
     @property
     def image_chw(self) -> Tuple[int, int, int]:
@@ -49,32 +83,30 @@ class EnvSpaces:
         """What is sent to the env: continuous actions clipped to the bounds (the policy's
         unclipped sample is what gets stored and scored)."""
         if self.discrete:
-            return action + self.action_start if self.action_start else action
-        return np.clip(action, self.action_low, self.action_high)
-
-
-def channels_first(shape: Tuple[int, ...]) -> bool:
-    """Whether an image shape is (C, H, W): a leading axis smaller than both others, as
-    frame stacks give (4, 84, 84). Otherwise (H, W, C), gymnasium's convention for images
-    (Atari's (210, 160, 3), MinAtar's (10, 10, n) even when n = 10)."""
-    return shape[0] < shape[1] and shape[0] < shape[2]
+            if self.action_bits:
+                action = action.astype(np.int8)
+            elif np.any(self.action_start):
+                action = action + self.action_start
+        else:
+            action = np.clip(action, self.action_low, self.action_high)
+        if self.action_env_shape:
+            action = action.reshape(len(action), *self.action_env_shape)
+        return action
 
 
 def _observation(obs_space: gym.Space) -> dict:
     """EnvSpaces' observation fields for a supported observation space."""
+    if isinstance(obs_space, PackedBox):
+        layout = obs_space.layout
+        return {"obs_dim": layout.row_bytes, "obs_dtype": np.uint8, "layout": layout}
     if isinstance(obs_space, gym.spaces.Box) and len(obs_space.shape) == 1:
         return {"obs_dim": int(obs_space.shape[0])}
     if isinstance(obs_space, gym.spaces.Box) and len(obs_space.shape) == 3:
-        high = float(np.max(obs_space.high))
-        if obs_space.dtype not in (np.uint8, np.bool_) and not high <= 255:
-            raise UnsupportedEnvError(
-                f"image observation space {obs_space} is not supported: a2c-cli reads images "
-                "of uint8 or bool pixels, or floats within [0, 255].")
+        floats, high = image_entry_fields(obs_space)
         shape = tuple(int(s) for s in obs_space.shape)
-        as_bytes = obs_space.dtype in (np.uint8, np.bool_)
         return {"obs_dim": math.prod(shape), "obs_shape": shape, "image": True,
-                "channels_first": channels_first(shape), "pixel_high": max(high, 1.0),
-                "obs_dtype": np.uint8 if as_bytes else np.float32}
+                "channels_first": channels_first(shape), "pixel_high": high,
+                "obs_dtype": np.float32 if floats else np.uint8}
     raise UnsupportedEnvError(
         f"observation space {obs_space} is not supported: a2c-cli needs a flat Box (vectors) "
         "or a 3-d Box (images, (H, W, C) or (C, H, W)); wrap other envs, e.g. with "
@@ -88,34 +120,35 @@ FLAT_LEAVES = (gym.spaces.Discrete, gym.spaces.MultiDiscrete, gym.spaces.MultiBi
                gym.spaces.Box)
 
 
-def needs_flattening(space: gym.Space) -> bool:
-    """Whether observations of ``space`` reach the network as gymnasium's flattened vector:
-    ``Discrete``/``MultiDiscrete``/``MultiBinary``, ``Box`` shapes other than vectors and
-    images, and one level of ``Dict``/``Tuple`` of those. Anything else is refused here
-    with one line (nested containers, ``Text``/``Graph``/``Sequence``, images in a
-    container)."""
+def observation_wrapper(space: gym.Space) -> Optional[Callable[[gym.Env], gym.Env]]:
+    """How observations of ``space`` reach the network: as they are (None: vectors and
+    images), as gymnasium's flattened vector (``FlattenObservation``: ``Discrete`` one-hot,
+    ``MultiDiscrete``/``MultiBinary``, other ``Box`` shapes, one level of ``Dict``/``Tuple``
+    of those), or as packed rows (:class:`~a2c_cli.envs.packing.PackObservation`: a
+    ``Dict``/``Tuple`` that holds images). Anything else is refused with one line (nested
+    containers, ``Text``/``Graph``/``Sequence``)."""
     if isinstance(space, gym.spaces.Box):
-        return len(space.shape) not in (1, 3)
+        return None if len(space.shape) in (1, 3) else gym.wrappers.FlattenObservation
     if isinstance(space, FLAT_LEAVES):
-        return True
+        return gym.wrappers.FlattenObservation
     if isinstance(space, (gym.spaces.Dict, gym.spaces.Tuple)):
         entries = space.spaces.values() if isinstance(space, gym.spaces.Dict) else space.spaces
+        images = False
         for entry in entries:
             if isinstance(entry, (gym.spaces.Dict, gym.spaces.Tuple)):
                 raise UnsupportedEnvError(
                     f"observation space {space} is not supported: a nested {type(entry).__name__} "
                     "inside it; flatten the inner one (gymnasium.wrappers.FlattenObservation, "
                     "or a wrapper of your own in env.wrappers).")
-            if isinstance(entry, gym.spaces.Box) and len(entry.shape) == 3:
-                raise UnsupportedEnvError(
-                    f"observation space {space} is not supported yet: it holds an image "
-                    f"{entry}; keep the image alone (e.g. MiniGrid's ImgObsWrapper in "
-                    "env.wrappers) or flatten it (FlattenObservation).")
             if not isinstance(entry, FLAT_LEAVES):
                 raise UnsupportedEnvError(
                     f"observation space {space} is not supported: its entry {entry} has no "
-                    "fixed-size encoding; drop it with a wrapper in env.wrappers.")
-        return True
+                    "fixed-size encoding; drop it with a wrapper in env.wrappers (e.g. "
+                    "gymnasium.wrappers.FilterObservation with the keys to keep).")
+            if isinstance(entry, gym.spaces.Box) and len(entry.shape) == 3:
+                image_entry_fields(entry)  # refuses what cannot be read as an image
+                images = True
+        return PackObservation if images else gym.wrappers.FlattenObservation
     raise UnsupportedEnvError(
         f"observation space {space} is not supported: a2c-cli takes Box, Discrete, "
         "MultiDiscrete, MultiBinary and one level of Dict/Tuple of those; wrap other envs "
@@ -125,14 +158,27 @@ def needs_flattening(space: gym.Space) -> bool:
 def describe_spaces(obs_space: gym.Space, action_space: gym.Space) -> EnvSpaces:
     """Check the single-env spaces are supported and summarise them."""
     obs = _observation(obs_space)
-    if isinstance(action_space, gym.spaces.Discrete):
+    spaces = gym.spaces
+    if isinstance(action_space, spaces.Discrete):
         return EnvSpaces(discrete=True, action_dim=int(action_space.n), action_low=None,
                          action_high=None, action_start=int(action_space.start), **obs)
-    if isinstance(action_space, gym.spaces.Box) and len(action_space.shape) == 1:
-        return EnvSpaces(discrete=False, action_dim=int(action_space.shape[0]),
-                         action_low=action_space.low.astype(np.float32),
-                         action_high=action_space.high.astype(np.float32), **obs)
+    shape = tuple(int(s) for s in getattr(action_space, "shape", None) or ())
+    env_shape = shape if len(shape) > 1 else ()
+    if isinstance(action_space, spaces.MultiDiscrete):
+        nvec = tuple(int(n) for n in action_space.nvec.reshape(-1))
+        start = np.asarray(getattr(action_space, "start", 0)).reshape(-1).astype(np.int64)
+        return EnvSpaces(discrete=True, action_dim=sum(nvec), action_low=None,
+                         action_high=None, action_nvec=nvec, action_env_shape=env_shape,
+                         action_start=start if start.any() else 0, **obs)
+    if isinstance(action_space, spaces.MultiBinary):
+        return EnvSpaces(discrete=True, action_dim=math.prod(shape), action_low=None,
+                         action_high=None, action_bits=True, action_env_shape=env_shape,
+                         **obs)
+    if isinstance(action_space, spaces.Box) and shape:
+        return EnvSpaces(discrete=False, action_dim=math.prod(shape),
+                         action_low=action_space.low.reshape(-1).astype(np.float32),
+                         action_high=action_space.high.reshape(-1).astype(np.float32),
+                         action_env_shape=env_shape, **obs)
     raise UnsupportedEnvError(
-        f"action space {action_space} is not supported: a2c-cli handles Discrete and "
-        "flat Box actions."
-    )
+        f"action space {action_space} is not supported: a2c-cli handles Discrete, "
+        "MultiDiscrete, MultiBinary and Box actions; wrap other envs (env.wrappers).")

@@ -39,7 +39,7 @@ def record_episode(agent: Agent, env_cfg: EnvConfig, seed: int,
     from a2c_cli.envs.factory import make_env_fn
 
     env = make_env_fn(env_cfg, render_mode="rgb_array")()
-    dtype = None if agent.spaces.image else np.float32  # pixels stay as the env gives them
+    dtype = None if agent.spaces.image else agent.spaces.obs_dtype  # pixels as the env gives
     try:
         obs, _ = env.reset(seed=seed)
         frames: List[np.ndarray] = [video_frame(env.render())]

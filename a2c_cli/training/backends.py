@@ -22,10 +22,11 @@ import torch
 from a2c_cli.agent.agent import Sampler
 from a2c_cli.agent.networks import ActorCritic
 from a2c_cli.config import Config
+from a2c_cli.envs.spaces import EnvSpaces
 from a2c_cli.errors import ConfigError
 from a2c_cli.training.loss import UpdateStats
 from a2c_cli.training.rollout import RolloutBuffer
-from a2c_cli.validation import numpy_unsupported_reason
+from a2c_cli.validation import numpy_spaces_reason, numpy_unsupported_reason
 
 if TYPE_CHECKING:
     from a2c_cli.training.cuda_graphs import GraphCapturer
@@ -47,23 +48,27 @@ class Backend(Protocol):
         ...
 
 
-def resolve_backend(name: str, cfg: Config, device: torch.device,
-                    stand_in: bool = False) -> str:
-    """The concrete backend for ``backend=auto``; other names as given. ``stand_in``: CUDA
-    graphs are emulated on this device (tests), which then counts as a GPU here."""
+def resolve_backend(name: str, cfg: Config, device: torch.device, stand_in: bool = False,
+                    spaces: Optional[EnvSpaces] = None) -> tuple[str, str]:
+    """The concrete backend for ``backend=auto`` and why (for the log); other names as
+    given. ``stand_in``: CUDA graphs are emulated on this device (tests), which then counts
+    as a GPU here. ``spaces``: the env's, when known (the NumPy backend takes only some)."""
     gpu = device.type == "cuda" or stand_in
     if name == "graph" and not gpu:
         raise ConfigError(f"backend=graph needs a CUDA GPU, and this run is on {device.type}; "
                           "use backend=auto, or device=cuda on a machine with a GPU.")
     if name != "auto":
-        return name
+        return name, "as configured"
     if cfg.network.gsde:
-        return "torch"
+        return "torch", "gSDE redraws its noise per rollout, which only eager torch does"
     if gpu:
-        return "graph"
-    if device.type == "cpu" and numpy_unsupported_reason(cfg.network) is None:
-        return "numpy"
-    return "torch"
+        return "graph", "a GPU: acting and the update as CUDA graphs"
+    reason = numpy_unsupported_reason(cfg.network)
+    if reason is None and spaces is not None:
+        reason = numpy_spaces_reason(spaces)
+    if device.type == "cpu" and reason is None:
+        return "numpy", "the CPU and an MLP: the NumPy backend is the fastest there"
+    return "torch", f"the NumPy backend {reason}" if reason else "not on the CPU"
 
 
 def make_backend(name: str, cfg: Config, network: ActorCritic,

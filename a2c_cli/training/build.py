@@ -7,6 +7,7 @@ the environments' first reset.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any, Callable, Dict, Optional
 
@@ -50,13 +51,15 @@ def build_trainer(cfg: Config, run_dir: Path, config_dict: Dict[str, Any], conso
     table ("" = its path)."""
     limit_threads(cfg.torch_threads)
     device = resolve_device(cfg.device, cfg.num_envs, cnn=cfg.network.encoder != "none")
-    backend_name = resolve_backend(cfg.backend, cfg, device, stand_in=graphs is not None)
-    if backend_name == "numpy":
-        skip_dynamo_import_for_optimizers()
     seed_everything(cfg.seed)
     envs = make_vector_env(cfg.env, cfg.num_envs, cfg.vec_env, training=True)
     try:
         spaces = describe_spaces(envs.single_observation_space, envs.single_action_space)
+        backend_name, why = resolve_backend(cfg.backend, cfg, device, graphs is not None,
+                                            spaces)
+        logging.getLogger("a2c_cli").info("backend=%s: %s", backend_name, why)
+        if backend_name == "numpy":
+            skip_dynamo_import_for_optimizers()
         network = ActorCritic(spaces, cfg.network).to(device)
         flat = flatten_parameters(network)
         optimizer = make_optimizer([flat], cfg.algo)
@@ -73,7 +76,7 @@ def build_trainer(cfg: Config, run_dir: Path, config_dict: Dict[str, Any], conso
         if resume is not None:
             checkpointer.restore(resume)
         buffer = RolloutBuffer(cfg.algo.n_steps, cfg.num_envs, spaces.obs_shape,
-                               () if spaces.discrete else (spaces.action_dim,), spaces.discrete,
+                               spaces.action_shape, spaces.discrete,
                                device, obs_dtype=spaces.obs_dtype)
         collector = Collector(envs, agent, buffer, reward_scaler,
                               train_env_seed(cfg.seed, state.global_step),
