@@ -26,9 +26,11 @@ install: $(STAMP) ## create .venv; install a2c-cli (editable) with the video, sw
 train: install ## install, then train LunarLander-v3 (discrete) with the default settings
 	$(VENV)/bin/a2c-train env=lunar_discrete num_envs=8
 
-# Tests run in one worker per core, spread one by one; a file with a module fixture is one
-# xdist_group (it runs on one worker, the fixture once).
-PYTEST := $(PY) -m pytest -q -n auto --dist loadgroup
+# Tests run in one worker per core plus one (many tests wait on subprocesses, signals and
+# timers, and the extra worker fills that idle time), spread one by one; a file with a module
+# fixture is one xdist_group (it runs on one worker, the fixture once).
+WORKERS ?= $(shell echo $$(( $$(nproc) + 1 )))
+PYTEST := $(PY) -m pytest -q -n $(WORKERS) --dist loadgroup
 
 test: install ## fast test suite (real envs, real training runs, a few minutes)
 	$(PYTEST)

@@ -152,7 +152,7 @@ def test_a_killed_sweep_worker_fails_the_sweep_and_a_rerun_runs_only_the_missing
         tmp_path, subprocess_env):
     sweep = tmp_path / "sweep"
     cmd = [A2C_TRAIN, "-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "env=cartpole",
-           "total_timesteps=100000", "eval.every_steps=0", "eval.final_episodes=5",
+           "total_timesteps=40000", "eval.every_steps=0", "eval.final_episodes=5",
            "plot=false", "seed=0,1,2", f"hydra.sweep.dir={sweep}"]
     with (tmp_path / "err.txt").open("w") as err:
         proc = subprocess.Popen(cmd, env=subprocess_env, stdout=subprocess.DEVNULL, stderr=err)
