@@ -1,21 +1,29 @@
 """The "random" scores of a2c_cli/data/references.yaml: mean return of uniformly random
 actions over 100 episodes (episode seeds 10000-10099) for each benchmark task.
 
-    python benchmarks/random_scores.py
+    python benchmarks/random_scores.py [ENV_ID ...]   # all tasks, or the ids given
 """
 
 from __future__ import annotations
+
+import sys
 
 import gymnasium as gym
 import numpy as np
 
 TASKS = [("CartPole-v1", {}), ("Acrobot-v1", {}), ("MountainCar-v0", {}),
          ("MountainCarContinuous-v0", {}), ("Pendulum-v1", {}), ("LunarLander-v3", {}),
-         ("LunarLander-v3", {"continuous": True}), ("BipedalWalker-v3", {})]
+         ("LunarLander-v3", {"continuous": True}), ("BipedalWalker-v3", {}),
+         ("FrozenLake-v1", {}), ("MiniGrid-DoorKey-5x5-v0", {})]
 
 
 def main() -> None:
+    wanted = set(sys.argv[1:])
     for env_id, kwargs in TASKS:
+        if wanted and env_id not in wanted:
+            continue
+        if env_id.startswith("MiniGrid-"):
+            import minigrid  # noqa: F401 (registers the MiniGrid ids)
         env = gym.make(env_id, **kwargs)
         env.action_space.seed(0)
         returns = []
@@ -27,7 +35,9 @@ def main() -> None:
                 total += float(reward)
                 done = terminated or truncated
             returns.append(total)
-        print(f"{env_id} {kwargs or ''}: {np.mean(returns):.1f} +- {np.std(returns):.1f}")
+        digits = 1 if abs(np.mean(returns)) >= 10 else 3
+        print(f"{env_id} {kwargs or ''}: {np.mean(returns):.{digits}f} +- "
+              f"{np.std(returns):.{digits}f}")
 
 
 if __name__ == "__main__":

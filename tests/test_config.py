@@ -156,6 +156,21 @@ def test_benchmark_suite_composes_every_task_with_a_reference():
     assert len(tasks) == len(envs)
 
 
+def test_spaces_suite_composes_and_its_envs_are_what_the_presets_say():
+    """sweep=benchmark_spaces: FrozenLake's one-hot states and MiniGrid's packed Dict."""
+    from a2c_cli.envs.factory import probe_spaces
+    from a2c_cli.validation import check_environment
+
+    cfg = compose_config(["sweep=benchmark_spaces"], with_hydra=True)
+    assert cfg.hydra.sweep.dir == "outputs/benchmark/spaces"
+    assert cfg.hydra.sweeper.params.env.split(",") == ["minigrid_doorkey", "frozen_lake"]
+    for env, layout in (("minigrid_doorkey", True), ("frozen_lake", False)):
+        config = to_config(compose_config(["sweep=benchmark_spaces", f"env={env}"]))
+        validate(config)
+        check_environment(config)
+        assert (probe_spaces(config.env).layout is not None) == layout
+
+
 @pytest.mark.parametrize("overrides, says", [
     (["env=cartpole", "network.log_std_min=-1.0"], "has discrete actions"),
     (["env=pendulum", "network.log_std_min=nan"], "give a finite number"),

@@ -162,9 +162,8 @@ def test_minigrid_dict_of_an_image_and_a_direction_trains_resumes_and_replays(tm
          "filter_keys": ["image", "direction"]}]))
     assert spaces.layout is not None and spaces.layout.vector_dim == 4
     assert [e.shape for e in spaces.layout.images] == [(7, 7, 3)]
-    train_resume_and_replay(tmp_path / "run", ["env=minigrid_doorkey",
-                                               "network.encoder=minatar_cnn", "num_envs=4"],
-                            1024, subprocess_env)
+    train_resume_and_replay(tmp_path / "run", ["env=minigrid_doorkey", "num_envs=4"], 1024,
+                            subprocess_env)
 
 
 def train_resume_and_replay(run, overrides, steps, subprocess_env) -> None:

@@ -103,3 +103,11 @@ def test_a_hyperparameter_sweep_gets_no_benchmark_table(tmp_path):
             "total_timesteps": 1000, "wall_time_s": 1.0}))
     report(tmp_path, plot=False)
     assert not (tmp_path / "benchmark.csv").exists()
+
+
+def test_small_scores_keep_three_decimals_in_the_tables():
+    """FrozenLake's 0.722 would read 0.7 at one decimal, and 0.71-0.74 all look alike."""
+    from a2c_cli.cli.report import score_digits
+
+    assert score_digits(0.722) == 3 and score_digits(-4.5) == 3
+    assert score_digits(239.8) == 1 and score_digits(-105.5) == 1

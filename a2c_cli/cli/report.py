@@ -195,7 +195,8 @@ def report(root: Path, plot: bool = True) -> List[Dict[str, Any]]:
         table.add_column(column, justify="left" if text else "right",
                          overflow="fold" if text else "ellipsis", no_wrap=not text)
     for row in table_rows:
-        score = "-" if row["mean"] is None else f"{row['mean']:.1f} ± {row['std']:.1f}"
+        d = 1 if row["mean"] is None else score_digits(row["mean"])
+        score = "-" if row["mean"] is None else f"{row['mean']:.{d}f} ± {row['std']:.{d}f}"
         table.add_row(row["setting"], ",".join(map(str, row["seeds"])), score, row["solved"],
                       "-" if row["steps"] is None else f"{row['steps']:,.0f}",
                       "-" if row["wall_time_s"] is None else f"{row['wall_time_s']:.0f}",
@@ -215,6 +216,12 @@ def report(root: Path, plot: bool = True) -> List[Dict[str, Any]]:
 
 def _num(value: Optional[float], digits: int = 1) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
+
+
+def score_digits(scale: float) -> int:
+    """Decimals for scores of this magnitude: one for returns in the tens and up, three
+    for returns of a few units or less (FrozenLake's success rate, MiniGrid's 0-1)."""
+    return 1 if abs(scale) >= 10 else 3
 
 
 def benchmark(root: Path, groups: List[Group], console: Any, plot: bool) -> None:
@@ -242,9 +249,11 @@ def benchmark(root: Path, groups: List[Group], console: Any, plot: bool) -> None
                    "normalised IQM"):
         table.add_column(column, justify="left" if column == "task" else "right")
     for r in bench_rows:
-        table.add_row(r["task"], str(r["runs"]), f"{r['mean']:.1f} ± {r['std']:.1f}",
-                      f"{r['iqm']:.1f} [{r['ci_low']:.1f}, {r['ci_high']:.1f}]",
-                      _num(r["random"]), _num(r["rl_zoo_a2c"]), _num(r["normalized_iqm"], 2))
+        d = score_digits(r["mean"])
+        table.add_row(r["task"], str(r["runs"]), f"{r['mean']:.{d}f} ± {r['std']:.{d}f}",
+                      f"{r['iqm']:.{d}f} [{r['ci_low']:.{d}f}, {r['ci_high']:.{d}f}]",
+                      _num(r["random"], d), _num(r["rl_zoo_a2c"], d),
+                      _num(r["normalized_iqm"], 2))
     console.print(table)
     write_csv(root / "benchmark.csv", bench_rows)
     console.print(f"wrote {root / 'benchmark.csv'}")
