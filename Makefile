@@ -18,10 +18,10 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q "$(TORCH)"
-	$(PY) -m pip install -q -e ".[dev,video,sweep,envpool,stats,atari,minatar,minigrid]"
+	$(PY) -m pip install -q -e ".[dev,video,sweep,envpool,stats,atari,minatar,minigrid,mujoco]"
 	touch $(STAMP)
 
-install: $(STAMP) ## create .venv; install a2c-cli (editable) with the video, sweep, envpool, stats, atari, minatar, minigrid and dev extras
+install: $(STAMP) ## create .venv; install a2c-cli (editable) with the video, sweep, envpool, stats, atari, minatar, minigrid, mujoco and dev extras
 
 train: install ## install, then train LunarLander-v3 (discrete) with the default settings
 	$(VENV)/bin/a2c-train env=lunar_discrete num_envs=8

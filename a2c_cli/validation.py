@@ -25,7 +25,7 @@ from a2c_cli.config import (
     Config,
     NetworkConfig,
 )
-from a2c_cli.errors import ConfigError
+from a2c_cli.errors import ConfigError, first_line
 
 if TYPE_CHECKING:  # gymnasium-heavy: only the lazy checks need it
     from a2c_cli.envs.spaces import EnvSpaces
@@ -304,6 +304,12 @@ def check_environment(cfg: Config) -> None:
             raise ConfigError(str(exc) + ".") from exc
     try:
         spaces = probe_spaces(cfg.env)
+    except gym.error.DependencyNotInstalled as exc:
+        extra = " (make install includes it)"
+        hint = ("install the mujoco extra: pip install 'a2c-cli[mujoco]'" + extra
+                if "mujoco" in str(exc).lower() else "install the package it names")
+        raise ConfigError(f"env.id={cfg.env.id!r} needs a package that is missing: "
+                          f"{first_line(exc)}; {hint}.") from exc
     except TypeError as exc:  # gym.make passes unknown kwargs to the env's constructor
         raise ConfigError(f"env.kwargs={dict(cfg.env.kwargs)!r} is invalid for {cfg.env.id}: "
                           f"{exc} (drop a key with ~env.kwargs.<key>).") from exc
@@ -320,9 +326,10 @@ def check_environment(cfg: Config) -> None:
                               f"actions; {key} only applies to continuous (Box) actions (drop "
                               f"it with ~network.{key}).")
     if cfg.video.enabled:
-        from a2c_cli.outputs.video import require_video
+        from a2c_cli.outputs.video import require_rendering, require_video
 
         require_video("video.enabled")
+        require_rendering(cfg.env, "video.enabled")
     if cfg.device == "cuda":
         resolve_device(cfg.device)
 

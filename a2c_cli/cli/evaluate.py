@@ -152,6 +152,7 @@ def run(path: Path, opts: Dict[str, Any]) -> Dict[str, Any]:
     from rich.table import Table
 
     from a2c_cli.envs.factory import make_vector_env, target_return
+    from a2c_cli.errors import first_line
     from a2c_cli.outputs.metrics import write_json
     from a2c_cli.training.checkpoint import load_checkpoint
     from a2c_cli.training.evaluation import evaluate
@@ -165,6 +166,10 @@ def run(path: Path, opts: Dict[str, Any]) -> Dict[str, Any]:
     payload = load_checkpoint(ckpt)
     agent, cfg = load_agent(payload, opts["device"], opts["deterministic_action"],
                             opts["wrappers"])
+    if opts["video"]:
+        from a2c_cli.outputs.video import require_rendering
+
+        require_rendering(cfg.env, "video")
     seed = opts["seed"] if opts["seed"] is not None else eval_env_seed(cfg.seed)
     num_envs = opts["num_envs"] or cfg.eval.num_envs
     envs = make_vector_env(cfg.env, num_envs, "sync")
@@ -186,8 +191,13 @@ def run(path: Path, opts: Dict[str, Any]) -> Dict[str, Any]:
         "returns": [round(x, 2) for x in r.tolist()],
     }
     if opts["video"]:
-        report["videos"] = [str(p) for p in _videos(agent, cfg, run_dir, ckpt.stem, seed,
-                                                      opts)]
+        try:
+            report["videos"] = [str(p) for p in _videos(agent, cfg, run_dir, ckpt.stem, seed,
+                                                          opts)]
+        except Exception as exc:  # noqa: BLE001 - the evaluation stands without its video
+            report["video_error"] = f"{type(exc).__name__}: {first_line(exc)}"
+            print(f"a2c-eval: warning: the video failed ({report['video_error']}); the "
+                  "evaluation is in eval.json", file=sys.stderr)
     if opts["plot"]:
         from a2c_cli.outputs.plots import plot_learning_curve
 

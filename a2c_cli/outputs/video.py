@@ -33,6 +33,58 @@ def require_video(key: str) -> None:
         raise ConfigError(f"{key}=true needs video support: {INSTALL_HINT}.") from exc
 
 
+#: OpenGL backends MuJoCo renders with on a machine without a display, in the order tried,
+#: and the Debian package that provides each.
+HEADLESS_GL = (("egl", "libegl1"), ("osmesa", "libosmesa6"))
+
+_PROBE = """
+import gymnasium as gym
+from a2c_cli.envs.factory import register_namespace
+register_namespace({env_id!r})
+env = gym.make({env_id!r}, render_mode="rgb_array")
+env.reset(seed=0)
+assert env.render().ndim == 3
+"""
+
+
+def uses_mujoco(env_id: str) -> bool:
+    """Whether gymnasium's MuJoCo envs (or dm_control-style ones on mujoco) render it."""
+    import gymnasium as gym
+
+    try:
+        entry = gym.spec(env_id.rpartition(":")[2]).entry_point
+    except gym.error.Error:
+        return False
+    return "mujoco" in str(entry)
+
+
+def require_rendering(env_cfg: EnvConfig, key: str, timeout_s: float = 60.0) -> None:
+    """Videos of MuJoCo envs on a headless machine: pick the OpenGL backend that renders here
+    (``MUJOCO_GL``: egl, then osmesa, each tried in a child process with a time limit, since
+    a broken EGL can hang), or stop at start with one line naming the variable and the
+    packages. An explicit ``MUJOCO_GL`` or a ``DISPLAY`` is left as it is."""
+    import os
+    import subprocess
+    import sys
+
+    if not uses_mujoco(env_cfg.id) or os.environ.get("MUJOCO_GL") or os.environ.get("DISPLAY"):
+        return
+    for backend, _ in HEADLESS_GL:
+        env = dict(os.environ, MUJOCO_GL=backend, PYOPENGL_PLATFORM=backend)
+        try:
+            done = subprocess.run([sys.executable, "-c", _PROBE.format(env_id=env_cfg.id)],
+                                  env=env, capture_output=True, timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            continue
+        if done.returncode == 0:
+            os.environ["MUJOCO_GL"] = backend
+            log.info("video: MuJoCo renders with MUJOCO_GL=%s (no display here)", backend)
+            return
+    tried = " or ".join(f"MUJOCO_GL={b} (Debian: {pkg})" for b, pkg in HEADLESS_GL)
+    raise ConfigError(f"{key}=true cannot render {env_cfg.id} here: no display and no working "
+                      f"headless OpenGL; install one and set {tried}, or drop {key}.")
+
+
 def record_episode(agent: Agent, env_cfg: EnvConfig, seed: int,
                    deterministic: bool = True) -> Tuple[np.ndarray, float]:
     """Play one episode in a rendering env; returns its RGB frames (T, H, W, 3) and return."""

@@ -15,7 +15,7 @@ import gymnasium as gym
 
 from a2c_cli.agent.agent import Agent
 from a2c_cli.config import Config
-from a2c_cli.errors import NonFiniteError, TrainingDiverged, TrainingInterrupted
+from a2c_cli.errors import NonFiniteError, TrainingDiverged, TrainingInterrupted, first_line
 from a2c_cli.outputs.memory import peak_rss_mb
 from a2c_cli.outputs.metrics import run_metrics, write_json
 from a2c_cli.outputs.run_logger import RunLogger
@@ -86,7 +86,7 @@ class Trainer:
                     self._log_eval(self.evaluator.periodic())
             if video_due.due(s.global_step) and self.videos is not None:
                 with s.clock.not_training(), self.weights.applied():
-                    self.videos.record(s.global_step, video_seed(cfg.seed, s.global_step))
+                    self._record_video(s.global_step, video_seed(cfg.seed, s.global_step))
             if checkpoint_due.due(s.global_step):
                 self.checkpointer.save("last.pt")
             self.logger.progress(s.global_step, sps)
@@ -106,6 +106,16 @@ class Trainer:
         del losses["adv_norm_fallback"]
         self.logger.training(losses, self.learner.lr, self.learner.ent_coef, sps,
                              self.state.fallbacks, self.state.global_step)
+
+    def _record_video(self, step: int, seed: int) -> None:
+        """A video is a by-product: one that fails (a renderer, a codec, a full disk) is
+        logged as a warning and the run goes on."""
+        assert self.videos is not None
+        try:
+            self.videos.record(step, seed)
+        except Exception as exc:  # noqa: BLE001 - whatever rendering raises
+            log.warning("video at step %d failed, training goes on: %s: %s", step,
+                        type(exc).__name__, first_line(exc))
 
     def _log_eval(self, result: EvalResult) -> None:
         self.logger.evaluation(result.mean, result.std, float(result.lengths.mean()),
