@@ -335,3 +335,22 @@ def test_divergence_is_reported_at_the_same_step_as_the_eager_backend(tmp_path, 
     last = torch.load(tmp_path / "graph" / "checkpoints" / "last.pt", weights_only=True,
                       map_location="cpu")
     assert last["global_step"] == 4000
+
+
+@pytest.mark.parametrize("env_id", ["tests.fault_envs:MatchComponents-v0",
+                                    "tests.fault_envs:MatchBits-v0",
+                                    "tests.fault_envs:ImageAndVector-v0"],
+                         ids=["multi_discrete", "multi_binary", "packed_dict"])
+def test_the_graphs_take_multi_actions_and_packed_dicts_and_learn(tmp_path, env_id):
+    """MultiDiscrete and MultiBinary actions (their samplers inside the act graphs) and packed
+    Dict rows (the encoder's views inside both graphs): each graph captured once, and each
+    task, which only a policy reading every entry and setting every component solves, is
+    learnt (random play: 4.7 and 8 of 16)."""
+    trainer, metrics = graph_run(tmp_path, ["env=cartpole", f"env.id={env_id}",
+                                            "network.encoder=none", "total_timesteps=16000",
+                                            "eval.every_steps=0", "eval.final_episodes=10",
+                                            "plot=false"])
+    backend = trainer.learner.backend
+    assert isinstance(backend, GraphBackend)
+    assert backend.captures == trainer.cfg.algo.n_steps + 1  # one per act slot, one update
+    assert metrics["final_eval_mean_return"] >= 14.0, metrics
