@@ -177,8 +177,10 @@ def check_observations(cfg: Config, spaces: EnvSpaces) -> None:
     encoder, env_id = cfg.network.encoder, cfg.env.id
     if spaces.layout is not None:
         frames = [entry.chw for entry in spaces.layout.images]
+        flatten_hint = ", or network.encoder=none to flatten the images inside the Dict"
     else:
         frames = [spaces.image_chw] if spaces.image else []
+        flatten_hint = ""
     if spaces.image and encoder == "none":
         raise ConfigError(
             f"network.encoder='none' is invalid for {env_id}: its observations are images "
@@ -192,14 +194,13 @@ def check_observations(cfg: Config, spaces: EnvSpaces) -> None:
     if encoder == "nature_cnn" and any(min(chw[1:]) < NATURE_CNN_MIN_SIZE for chw in frames):
         raise ConfigError(
             f"network.encoder='nature_cnn' is invalid for {env_id}: its frames "
-            f"{[chw for chw in frames]} (C, H, W) are smaller than {NATURE_CNN_MIN_SIZE}x"
-            f"{NATURE_CNN_MIN_SIZE}; use network=minatar_cnn, or network.encoder=none to "
-            "flatten images inside a Dict.")
+            f"{frames} (C, H, W) are smaller than {NATURE_CNN_MIN_SIZE}x"
+            f"{NATURE_CNN_MIN_SIZE}; use network=minatar_cnn{flatten_hint}.")
     if encoder == "minatar_cnn" and any(min(chw[1:]) < 3 for chw in frames):
         raise ConfigError(
             f"network.encoder='minatar_cnn' is invalid for {env_id}: its 3x3 convolution "
-            f"needs frames of at least 3x3, and they are {frames} (C, H, W); use "
-            "network.encoder=none.")
+            f"needs frames of at least 3x3, and they are {frames} (C, H, W); resize them "
+            f"(a wrapper in env.wrappers){flatten_hint}.")
     if spaces.image and cfg.algo.normalize_obs:
         raise ConfigError(
             "algo.normalize_obs=true is invalid for image observations: the network scales "
@@ -305,9 +306,8 @@ def check_environment(cfg: Config) -> None:
     try:
         spaces = probe_spaces(cfg.env)
     except gym.error.DependencyNotInstalled as exc:
-        extra = " (make install includes it)"
-        hint = ("install the mujoco extra: pip install 'a2c-cli[mujoco]'" + extra
-                if "mujoco" in str(exc).lower() else "install the package it names")
+        hint = ("install the mujoco extra: pip install 'a2c-cli[mujoco]' (make install "
+                "includes it)" if "mujoco" in str(exc).lower() else "install the package it names")
         raise ConfigError(f"env.id={cfg.env.id!r} needs a package that is missing: "
                           f"{first_line(exc)}; {hint}.") from exc
     except TypeError as exc:  # gym.make passes unknown kwargs to the env's constructor

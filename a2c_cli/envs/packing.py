@@ -90,19 +90,21 @@ def image_entry_fields(space: gym.spaces.Box) -> Tuple[bool, float]:
     return not as_bytes, max(high, 1.0)
 
 
-def _entries(space: gym.Space) -> List[Tuple[Any, gym.Space]]:
+def entries_of(space: gym.Space) -> List[Tuple[Any, gym.Space]]:
+    """(key, subspace) of a ``Dict`` (its keys) or a ``Tuple`` (its indices)."""
     if isinstance(space, gym.spaces.Dict):
         return list(space.spaces.items())
     return list(enumerate(space.spaces))
 
 
 def is_image(space: gym.Space) -> bool:
+    """A 3-d ``Box``: an image, (H, W, C) or (C, H, W)."""
     return isinstance(space, gym.spaces.Box) and len(space.shape) == 3
 
 
 def layout_of(space: gym.Space) -> PackedLayout:
     """The packed layout of a one-level ``Dict``/``Tuple`` that holds an image."""
-    entries = _entries(space)
+    entries = entries_of(space)
     vector_keys = tuple(k for k, sub in entries if not is_image(sub))
     vector_dim = sum(gym.spaces.flatdim(sub) for k, sub in entries if not is_image(sub))
     images, offset = [], FLOAT_BYTES * vector_dim
@@ -128,7 +130,7 @@ class PackObservation(gym.ObservationWrapper):
         self.inner_space = env.observation_space
         self.layout = layout_of(self.inner_space)
         self.observation_space = PackedBox(self.layout)
-        subspaces = dict(_entries(self.inner_space))
+        subspaces = dict(entries_of(self.inner_space))
         self._vector_spaces = [(k, subspaces[k]) for k in self.layout.vector_keys]
 
     def observation(self, observation: Any) -> np.ndarray:

@@ -14,7 +14,9 @@ from a2c_cli.envs.packing import (
     PackedLayout,
     PackObservation,
     channels_first,
+    entries_of,
     image_entry_fields,
+    is_image,
 )
 from a2c_cli.errors import UnsupportedEnvError
 
@@ -101,7 +103,7 @@ def _observation(obs_space: gym.Space) -> dict:
         return {"obs_dim": layout.row_bytes, "obs_dtype": np.uint8, "layout": layout}
     if isinstance(obs_space, gym.spaces.Box) and len(obs_space.shape) == 1:
         return {"obs_dim": int(obs_space.shape[0])}
-    if isinstance(obs_space, gym.spaces.Box) and len(obs_space.shape) == 3:
+    if is_image(obs_space):
         floats, high = image_entry_fields(obs_space)
         shape = tuple(int(s) for s in obs_space.shape)
         return {"obs_dim": math.prod(shape), "obs_shape": shape, "image": True,
@@ -132,9 +134,8 @@ def observation_wrapper(space: gym.Space) -> Optional[Callable[[gym.Env], gym.En
     if isinstance(space, FLAT_LEAVES):
         return gym.wrappers.FlattenObservation
     if isinstance(space, (gym.spaces.Dict, gym.spaces.Tuple)):
-        entries = space.spaces.values() if isinstance(space, gym.spaces.Dict) else space.spaces
         images = False
-        for entry in entries:
+        for _, entry in entries_of(space):
             if isinstance(entry, (gym.spaces.Dict, gym.spaces.Tuple)):
                 raise UnsupportedEnvError(
                     f"observation space {space} is not supported: a nested {type(entry).__name__} "
@@ -145,7 +146,7 @@ def observation_wrapper(space: gym.Space) -> Optional[Callable[[gym.Env], gym.En
                     f"observation space {space} is not supported: its entry {entry} has no "
                     "fixed-size encoding; drop it with a wrapper in env.wrappers (e.g. "
                     "gymnasium.wrappers.FilterObservation with the keys to keep).")
-            if isinstance(entry, gym.spaces.Box) and len(entry.shape) == 3:
+            if is_image(entry):
                 image_entry_fields(entry)  # refuses what cannot be read as an image
                 images = True
         return PackObservation if images else gym.wrappers.FlattenObservation
