@@ -18,6 +18,11 @@ from a2c_cli.cli.sweep_stop import descendants
 
 from .conftest import A2C_TRAIN, job_dirs, session_steps
 
+#: The interrupted jobs' length: long enough that, on a loaded 2-core machine, none finishes
+#: before the signal (with 20k steps one job's process started seconds after the other's
+#: and completed before the other wrote its first last.pt).
+LONG_STEPS = 40000
+
 #: CartPole jobs of a few seconds, a checkpoint every 2000 steps.
 JOB = ["hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "env=cartpole",
        "checkpoint.every_steps=2000", "eval.every_steps=0", "eval.final_episodes=3",
@@ -47,7 +52,7 @@ def metrics(job: Path) -> dict:
     return json.loads((job / "metrics.json").read_text())
 
 
-def check_resumed(job: Path, stopped_at: int, total: int = 20000) -> None:
+def check_resumed(job: Path, stopped_at: int) -> None:
     """Two sessions, the second starting past the checkpoint and the first ending there: no
     step logged twice and none trained twice, so one run's worth of training in all (the
     steps are counted rather than the seconds, which the load of a 2-core machine sets).
@@ -61,7 +66,7 @@ def check_resumed(job: Path, stopped_at: int, total: int = 20000) -> None:
     span = 500 * num_envs
     assert second[0] - stopped_at <= span and stopped_at - first[-1] <= span
     m = metrics(job)
-    assert m["status"] == "completed" and m["total_timesteps"] == total
+    assert m["status"] == "completed" and m["total_timesteps"] == LONG_STEPS
 
 
 def test_ctrl_c_to_the_sweep_then_the_same_command_resumes_it(tmp_path, subprocess_env):
@@ -69,7 +74,7 @@ def test_ctrl_c_to_the_sweep_then_the_same_command_resumes_it(tmp_path, subproce
     whole process group, as a terminal sends it); the re-run resumes the two from their
     checkpoints and does not run the completed ones again."""
     sweep = tmp_path / "sweep"
-    cmd = sweep_cmd(sweep, "total_timesteps=4000,20000", "seed=0,1")
+    cmd = sweep_cmd(sweep, f"total_timesteps=4000,{LONG_STEPS}", "seed=0,1")
     proc = subprocess.Popen(cmd, env=subprocess_env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
@@ -94,7 +99,7 @@ def test_ctrl_c_to_the_sweep_then_the_same_command_resumes_it(tmp_path, subproce
         assert metrics(job)["status"] == "interrupted"
         stopped[job.name] = torch.load(job / "checkpoints" / "last.pt",
                                        weights_only=True)["global_step"]
-        assert stopped[job.name] < 20000
+        assert stopped[job.name] < LONG_STEPS
     first_time = {j.name: metrics(j)["train_time_s"] for j in long}
 
     again = subprocess.run(cmd, env=subprocess_env, capture_output=True, text=True, timeout=300)
@@ -115,7 +120,7 @@ def test_a_signal_to_the_launcher_alone_stops_the_whole_sweep(tmp_path, subproce
     third job never starts, the launcher exits 128 + signal with one line, no process of
     the sweep is left, and the same command finishes the sweep by resuming."""
     sweep = tmp_path / "sweep"
-    cmd = sweep_cmd(sweep, "total_timesteps=20000", "seed=0,1,2")
+    cmd = sweep_cmd(sweep, f"total_timesteps={LONG_STEPS}", "seed=0,1,2")
     proc = subprocess.Popen(cmd, env=subprocess_env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
@@ -153,12 +158,10 @@ def test_a_signal_to_the_launcher_alone_stops_the_whole_sweep(tmp_path, subproce
 
 
 def test_sigterm_to_a_submitit_local_launcher_stops_its_jobs(tmp_path, subprocess_env):
-    """The same through submitit's local executor (one subprocess per job, all at once).
-    Jobs of 60k steps: under load one job's process can start seconds after the other's,
-    and a 20k-step job then finished before the other wrote its first last.pt."""
+    """The same through submitit's local executor (one subprocess per job, all at once)."""
     sweep = tmp_path / "sweep"
-    cmd = [A2C_TRAIN, "-m", "hydra/launcher=submitit_local", *JOB[2:], "total_timesteps=60000",
-           "seed=0,1", f"hydra.sweep.dir={sweep}"]
+    cmd = [A2C_TRAIN, "-m", "hydra/launcher=submitit_local", *JOB[2:],
+           f"total_timesteps={LONG_STEPS}", "seed=0,1", f"hydra.sweep.dir={sweep}"]
     proc = subprocess.Popen(cmd, env=subprocess_env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
@@ -183,4 +186,4 @@ def test_sigterm_to_a_submitit_local_launcher_stops_its_jobs(tmp_path, subproces
     again = subprocess.run(cmd, env=subprocess_env, capture_output=True, text=True, timeout=300)
     assert again.returncode == 0, again.stderr
     for job in running:
-        check_resumed(job, stopped[job.name], total=60000)
+        check_resumed(job, stopped[job.name])
