@@ -52,6 +52,10 @@ benchmark-spaces: install ## FrozenLake and MiniGrid x 5 seeds (resumable), then
 	$(VENV)/bin/a2c-train -m sweep=benchmark_spaces
 	$(VENV)/bin/a2c-report outputs/benchmark/spaces
 
+benchmark-mujoco: install ## the six MuJoCo locomotion tasks x 5 seeds (resumable), then a2c-report
+	$(VENV)/bin/a2c-train -m sweep=benchmark_mujoco
+	$(VENV)/bin/a2c-report outputs/benchmark/mujoco
+
 bench-sweep: install ## a 200-job CartPole sweep (joblib, 2 workers) and a killed-worker sweep
 	$(PY) benchmarks/bench_sweep.py
 
@@ -71,4 +75,4 @@ clean: ## remove caches and build files (keeps .venv and outputs/)
 	rm -rf build dist *.egg-info .pytest_cache .ruff_cache
 	find . -name __pycache__ -not -path "./$(VENV)/*" -exec rm -rf {} +
 
-.PHONY: help install train test test-full test-slurm benchmark benchmark-spaces bench bench-memory bench-sweep lint tensorboard clean
+.PHONY: help install train test test-full test-slurm benchmark benchmark-spaces benchmark-mujoco bench bench-memory bench-sweep lint tensorboard clean

@@ -131,21 +131,24 @@ def test_device_auto_picks_the_gpu_only_where_it_was_measured_faster(caplog):
     assert "device=auto: cpu (" in caplog.text  # the choice and its reason are logged
 
 
-def test_benchmark_suite_composes_every_task_with_a_reference():
-    """sweep=benchmark_classic: each task's preset composes and validates, and has the
-    reference scores a2c-report normalises with."""
+@pytest.mark.parametrize("suite", ["benchmark_classic", "benchmark_mujoco"])
+def test_benchmark_suite_composes_every_task_with_a_reference(suite):
+    """sweep=benchmark_classic and benchmark_mujoco: each task's preset composes and
+    validates, is within rl-zoo's budget for it, and has the reference scores a2c-report
+    normalises with."""
     from a2c_cli.cli.report_stats import load_references, task_name
     from a2c_cli.config import flatten_dict
 
-    cfg = compose_config(["sweep=benchmark_classic"], with_hydra=True)
+    cfg = compose_config([f"sweep={suite}"], with_hydra=True)
     params = cfg.hydra.sweeper.params
     envs = params.env.split(",")
     assert params.seed == "range(5)" and cfg.hydra.launcher.n_jobs == 2
     assert "joblib" in cfg.hydra.launcher._target_.lower()
+    assert cfg.hydra.sweep.dir == f"outputs/benchmark/{suite.removeprefix('benchmark_')}"
     refs = load_references()
     tasks = set()
     for env in envs:
-        config = to_config(compose_config(["sweep=benchmark_classic", f"env={env}"]))
+        config = to_config(compose_config([f"sweep={suite}", f"env={env}"]))
         validate(config)
         flat = flatten_dict(OmegaConf.to_container(OmegaConf.structured(config)))
         task = task_name(flat)
