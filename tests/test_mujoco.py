@@ -14,8 +14,8 @@ from .conftest import a2c_train, train_in_process
 
 pytest.importorskip("mujoco")
 
-#: HalfCheetah with 50-step episodes: a few seconds of real MuJoCo.
-SHORT = ["env=pendulum", "env.id=HalfCheetah-v5", "env.max_episode_steps=50",
+#: The HalfCheetah preset with 50-step episodes: a few seconds of real MuJoCo.
+SHORT = ["env=half_cheetah", "env.max_episode_steps=50",
          "total_timesteps=2000", "eval.every_steps=0", "eval.final_episodes=2", "plot=false"]
 
 
