@@ -26,16 +26,19 @@ def policy(t: np.ndarray, n_actions: int, high: float) -> np.ndarray:
 
 
 def run(step, reset, n_envs: int, n_actions: int, high: float) -> tuple[np.ndarray, ...]:
-    """EPISODES episodes spread over ``n_envs`` envs; returns (returns, lengths)."""
+    """EPISODES episodes spread over ``n_envs`` envs; returns (returns, lengths).
+
+    ``step`` returns (reward, done, moved): ``moved`` is False for an env whose step only
+    reset it (EnvPool's autoreset takes one extra step after an episode ends)."""
     reset()
     t = np.zeros(n_envs)
     total = np.zeros(n_envs)
     returns: list[float] = []
     lengths: list[int] = []
     while len(returns) < EPISODES:
-        reward, done = step(policy(t, n_actions, high))
-        total += reward
-        t += 1
+        reward, done, moved = step(policy(t, n_actions, high))
+        total += np.where(moved, reward, 0.0)
+        t += moved
         for i in np.flatnonzero(done):
             returns.append(total[i])
             lengths.append(int(t[i]))
@@ -51,7 +54,7 @@ def gymnasium_side(env_id: str) -> tuple[np.ndarray, np.ndarray, int]:
 
     def step(actions):
         _, reward, terminated, truncated, _ = envs.step(actions)
-        return reward, terminated | truncated
+        return reward, terminated | truncated, np.ones(4, bool)
 
     returns, lengths = run(step, lambda: envs.reset(seed=list(range(4))), 4, space.shape[0],
                            float(space.high[0]))
@@ -65,10 +68,13 @@ def envpool_side(env_id: str) -> tuple[np.ndarray, np.ndarray, int]:
 
     envs = envpool.make_gymnasium(env_id, num_envs=4, seed=0)
     space = envs.action_space
+    ended = np.zeros(4, bool)
 
     def step(actions):
+        nonlocal ended
         _, reward, terminated, truncated, _ = envs.step(actions)
-        return reward, terminated | truncated
+        moved, ended = ~ended, (terminated | truncated) & ~ended
+        return reward, ended, moved
 
     returns, lengths = run(step, envs.reset, 4, space.shape[0], float(space.high[0]))
     dims = envs.observation_space.shape[0]
