@@ -41,12 +41,16 @@ def test_references_load_for_every_benchmark_task():
     refs = st.load_references()
     atari = {f"ALE/{game}-v5" for game in ("Pong", "Breakout", "SpaceInvaders", "Qbert",
                                            "Seaquest", "BeamRider")}
+    mujoco = {f"{task}-v5" for task in ("HalfCheetah", "Hopper", "Walker2d", "Ant", "Humanoid",
+                                        "Swimmer")}
     assert set(refs) == {"CartPole-v1", "Acrobot-v1", "MountainCar-v0",
                          "MountainCarContinuous-v0", "Pendulum-v1", "LunarLander-v3",
-                         "LunarLanderContinuous-v3", "BipedalWalker-v3", *atari}
+                         "LunarLanderContinuous-v3", "BipedalWalker-v3", *atari, *mujoco}
     assert refs["LunarLander-v3"].rl_zoo_a2c == 155.8
     assert refs["ALE/Pong-v5"].rl_zoo_a2c == 17.3
     assert all(refs[t].rl_zoo_steps == 10_000_000 for t in atari)  # agent steps, 40M frames
+    assert refs["Humanoid-v5"].rl_zoo_steps == 2_000_000
+    assert all(refs[t].rl_zoo_steps == 1_000_000 for t in mujoco - {"Humanoid-v5"})
     assert all(r.random < r.rl_zoo_a2c for r in refs.values())
     assert st.task_name({"env.id": "LunarLander-v3", "env.kwargs.continuous": True}) == \
         "LunarLanderContinuous-v3"
