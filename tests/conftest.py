@@ -142,6 +142,24 @@ def assert_same_update(reference, other, stats_ref, stats_other, tol: float = 1e
                                rtol=tol, atol=tol)
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """make test runs ``--dist loadgroup``: an ``xdist_group`` (a file with a module
+    fixture) runs on one worker, its fixture once. pytest 9.2 ignores the node ids that
+    pytest-xdist 3.8 rewrites to do that, so the groups silently spread over the workers and
+    each re-runs the fixtures (pytest-dev/pytest-xdist#1386): refuse that pair."""
+    from importlib.metadata import version
+
+    def release(name: str) -> tuple[int, ...]:
+        return tuple(int(p) for p in version(name).split(".")[:2] if p.isdigit())
+
+    if config.getoption("dist", "no") == "loadgroup" and release("pytest") >= (9, 2) and \
+            release("pytest-xdist") <= (3, 8):
+        raise pytest.UsageError(
+            f"--dist loadgroup does not group tests with pytest {version('pytest')} and "
+            f"pytest-xdist {version('pytest-xdist')} (pytest-dev/pytest-xdist#1386): install "
+            "the dev extra's pytest (make install).")
+
+
 @pytest.fixture(autouse=True)
 def _per_test_timeout():
     """``A2C_TEST_TIMEOUT=SECONDS`` fails a test that runs longer (SIGALRM in the main
