@@ -46,6 +46,28 @@ def train_in_process(overrides: Iterable[str], run_dir: Path) -> Dict[str, Any]:
     return train(cfg, run_dir)
 
 
+#: The shipped CartPole preset's runs, by (backend, seed): test_solve's headline check and
+#: test_envpool's same-level check both need the gymnasium seed-0 run (one worker: their
+#: tests share the xdist group "shipped_cartpole").
+_SHIPPED_CARTPOLE: Dict[tuple, Dict[str, Any]] = {}
+
+
+def shipped_cartpole(backend: str, seed: int, root: Path) -> Dict[str, Any]:
+    """metrics.json of ``env=cartpole env.backend=<backend> seed=<seed>``, trained once per
+    worker (in ``root``, a session temporary directory)."""
+    key = backend, seed
+    if key not in _SHIPPED_CARTPOLE:
+        _SHIPPED_CARTPOLE[key] = train_in_process(
+            ["env=cartpole", f"env.backend={backend}", f"seed={seed}"],
+            root / f"cartpole-{backend}-{seed}")
+    return _SHIPPED_CARTPOLE[key]
+
+
+@pytest.fixture(scope="session")
+def shipped_cartpole_root(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("shipped_cartpole")
+
+
 def run_cli(script: str, args: list[str], env: Optional[dict] = None, cwd: Path | None = None,
             check: bool = True, timeout: float = 600) -> subprocess.CompletedProcess:
     """A console script in a subprocess: for exit codes, signals, console output, Hydra."""

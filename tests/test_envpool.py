@@ -13,7 +13,7 @@ from a2c_cli.envs.factory import make_vector_env, probe_spaces
 from a2c_cli.errors import ConfigError
 from a2c_cli.validation import check_environment, validate
 
-from .conftest import compose_config, make_collector, to_config, train_in_process
+from .conftest import compose_config, make_collector, shipped_cartpole, to_config
 
 pytest.importorskip("envpool", reason="the envpool extra is not installed")
 
@@ -148,13 +148,13 @@ def test_missing_envpool_is_a_config_error(monkeypatch):
         check_environment(cfg)
 
 
-def test_both_backends_train_cartpole_to_the_same_level(tmp_path):
+@pytest.mark.xdist_group("shipped_cartpole")
+def test_both_backends_train_cartpole_to_the_same_level(shipped_cartpole_root):
     """The shipped CartPole settings, seeds 0 and 1, on each backend."""
     finals = {}
     for backend in ("gymnasium", "envpool"):
         for seed in (0, 1):
-            metrics = train_in_process(["env=cartpole", f"env.backend={backend}", f"seed={seed}",
-                                        "plot=false"], tmp_path / f"{backend}-{seed}")
+            metrics = shipped_cartpole(backend, seed, shipped_cartpole_root)
             assert metrics["final_eval_episodes"] == 100
             finals[backend, seed] = metrics["final_eval_mean_return"]
     assert all(score >= 475 for score in finals.values()), finals

@@ -117,7 +117,7 @@ def test_atari_training_envs_lose_lives_but_report_whole_games(backend):
 
 def test_pong_training_logs_full_game_scores(tmp_path):
     pytest.importorskip("ale_py")
-    m = train_in_process(["env=pong", "num_envs=4", "total_timesteps=6000", "eval.every_steps=0",
+    m = train_in_process(["env=pong", "num_envs=2", "total_timesteps=2400", "eval.every_steps=0",
                           "eval.final_episodes=1", "eval.num_envs=1", "plot=false"], tmp_path)
     assert m["status"] == "completed" and -21 <= m["final_eval_mean_return"] <= 21
     returns = [r for _, r in scalars(tmp_path)["charts/episodic_return"]]
@@ -131,6 +131,32 @@ def test_video_frames_of_small_float_renders_are_bytes_and_enlarged():
     assert (out[:16, :16] == (frame[0, 0] * 255).astype(np.uint8)).all()
     atari = np.zeros((210, 160, 3), np.uint8)
     assert video_frame(atari) is atari
+
+
+def test_tensorboard_gifs_keep_the_episode_at_half_size_in_its_colours():
+    """One palette per episode (gif_bytes): the frames decode at half size, in order, each
+    close to the frame it came from (GIF writers merge a frame identical to the one before:
+    the count may be lower)."""
+    import imageio.v3 as iio
+
+    from a2c_cli.outputs.video import gif_bytes
+
+    env = gym.make("CartPole-v1", render_mode="rgb_array")
+    env.reset(seed=0)
+    frames = []
+    for _ in range(40):
+        frames.append(env.render())
+        if any(env.step(1)[2:4]):
+            env.reset()
+    env.close()
+    originals = np.stack(frames)[:, ::2, ::2].astype(int)
+    decoded = iio.imread(gif_bytes(np.stack(frames), fps=30), index=None)[..., :3].astype(int)
+    assert decoded.shape[1:] == (200, 300, 3) and 30 <= len(decoded) <= 40
+    position = 0
+    for frame in decoded:  # of 255: each frame is one of the episode's, in order
+        while np.abs(frame - originals[position]).mean() >= 4:
+            position += 1
+            assert position < len(originals), "a GIF frame unlike the episode's frames"
 
 
 @pytest.mark.parametrize("overrides, message", [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import signal
 import subprocess
 import time
@@ -13,7 +14,7 @@ import torch
 
 from a2c_cli.training.checkpoint import load_checkpoint
 
-from .conftest import A2C_TRAIN, a2c_train, scalars, train_in_process
+from .conftest import A2C_TRAIN, a2c_train, quiet_env, scalars, train_in_process
 
 #: Its module fixture runs once: the whole file on one pytest-xdist worker.
 pytestmark = pytest.mark.xdist_group("test_resume")
@@ -131,10 +132,26 @@ def test_resume_matches_an_uninterrupted_run(uninterrupted, tmp_path, subprocess
     assert m["final_eval_mean_return"] >= 0.9 * uninterrupted["final_eval_mean_return"]
 
 
-def test_resume_can_train_longer_but_not_change_the_config(tmp_path, subprocess_env):
-    run_dir = tmp_path / "run"
-    a2c_train(["env=cartpole", "total_timesteps=2000", "eval.every_steps=0",
-               "eval.final_episodes=2", f"hydra.run.dir={run_dir}"], subprocess_env)
+@pytest.fixture(scope="module")
+def short_runs(tmp_path_factory) -> dict[str, Path]:
+    """Two finished 800-step runs (CartPole, LunarLander) made by a2c-train, for the tests
+    that resume a copy of one: a copy each, so one test's damage is not another's input."""
+    root, env = tmp_path_factory.mktemp("short_runs"), quiet_env()
+    runs = {"cartpole": root / "cartpole", "lunar_discrete": root / "lunar_discrete"}
+    for name, run_dir in runs.items():
+        a2c_train([f"env={name}", "total_timesteps=800", "eval.every_steps=0",
+                   "eval.final_episodes=1", f"hydra.run.dir={run_dir}"], env)
+    return runs
+
+
+def copy_of(run_dir: Path, to: Path) -> Path:
+    shutil.copytree(run_dir, to, symlinks=True)
+    return to
+
+
+def test_resume_can_train_longer_but_not_change_the_config(short_runs, tmp_path,
+                                                           subprocess_env):
+    run_dir = copy_of(short_runs["cartpole"], tmp_path / "run")
     refused = a2c_train([f"resume={run_dir}", "algo.lr=0.1"], subprocess_env, check=False)
     assert refused.returncode == 2 and "algo.lr=0.1 cannot be combined with resume=" in \
         refused.stderr
@@ -146,10 +163,8 @@ def test_resume_can_train_longer_but_not_change_the_config(tmp_path, subprocess_
 
 
 @pytest.mark.parametrize("damage", ["truncated", "garbage", "other_env", "missing"])
-def test_bad_checkpoints_give_one_line_errors(tmp_path, subprocess_env, damage):
-    run_dir = tmp_path / "run"
-    a2c_train(["env=cartpole", "total_timesteps=800", "eval.every_steps=0",
-               "eval.final_episodes=1", f"hydra.run.dir={run_dir}"], subprocess_env)
+def test_bad_checkpoints_give_one_line_errors(short_runs, tmp_path, subprocess_env, damage):
+    run_dir = copy_of(short_runs["cartpole"], tmp_path / "run")
     last = run_dir / "checkpoints" / "last.pt"
     expected = {"truncated": "cannot be read", "garbage": "cannot be read",
                 "other_env": "env.id", "missing": "does not exist"}[damage]
@@ -158,10 +173,7 @@ def test_bad_checkpoints_give_one_line_errors(tmp_path, subprocess_env, damage):
     elif damage == "garbage":
         last.write_bytes(b"not a checkpoint at all")
     elif damage == "other_env":
-        other = tmp_path / "other"
-        a2c_train(["env=lunar_discrete", "total_timesteps=800", "eval.every_steps=0",
-                   "eval.final_episodes=1", f"hydra.run.dir={other}"], subprocess_env)
-        last.write_bytes((other / "checkpoints" / "last.pt").read_bytes())
+        last.write_bytes((short_runs["lunar_discrete"] / "checkpoints" / "last.pt").read_bytes())
     else:
         last.unlink()
     before = (run_dir / "metrics.json").read_text()

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from .conftest import a2c_train, train_in_process
+from .conftest import a2c_train, shipped_cartpole
 
 
 def solve(tmp_path, env, env_name: str, seed: int) -> dict:
@@ -15,8 +15,9 @@ def solve(tmp_path, env, env_name: str, seed: int) -> dict:
     return json.loads((run_dir / "metrics.json").read_text())
 
 
-def test_cartpole_defaults_reach_475(tmp_path):
-    m = train_in_process(["env=cartpole", "seed=0"], tmp_path / "cartpole")
+@pytest.mark.xdist_group("shipped_cartpole")
+def test_cartpole_defaults_reach_475(shipped_cartpole_root):
+    m = shipped_cartpole("gymnasium", 0, shipped_cartpole_root)
     assert m["final_eval_episodes"] == 100
     assert m["final_eval_mean_return"] >= 475 and m["solved"], m
 
