@@ -64,6 +64,10 @@ class EnvConfig:
     wrappers: List[Any] = field(default_factory=list)
     #: Run gymnasium's env checker on one env at start and report what it finds.
     check: bool = False
+    #: The info key where the env reports its legal actions as a 0/1 mask at every reset
+    #: and step (gymnasium's Taxi: ``action_mask``); null = no masking. Masked actions are
+    #: never sampled nor chosen (Discrete/MultiDiscrete actions, vector observations).
+    action_mask_key: Optional[str] = None
 
 
 @dataclass

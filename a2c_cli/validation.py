@@ -132,6 +132,13 @@ def validate(cfg: Config) -> None:
         _at_least("env.max_episode_steps", cfg.env.max_episode_steps, 1)
     _choice("network.encoder", n.encoder, ENCODERS)
     check_wrapper_specs(cfg)
+    key = cfg.env.action_mask_key
+    if key is not None:
+        _check(bool(key) and isinstance(key, str), "env.action_mask_key", key,
+               "give the info key where the env reports its legal actions (e.g. "
+               "action_mask), or null for none")
+        _check(cfg.env.backend == "gymnasium", "env.action_mask_key", key,
+               "EnvPool's envs report no action masks; use env.backend=gymnasium")
     _check(not cfg.env.atari or cfg.env.id.startswith("ALE/"), "env.atari", cfg.env.atari,
            f"the Atari protocol wraps ale-py's ALE/<Game>-v5 ids, not {cfg.env.id}; use an "
            "ALE/ id (e.g. env=pong) or env.atari=false")
@@ -212,11 +219,25 @@ def check_observations(cfg: Config, spaces: EnvSpaces) -> None:
                               f"{reason}; use backend=auto or backend=torch.")
 
 
+def check_action_mask(cfg: Config) -> None:
+    """``env.action_mask_key``: one env reports the mask at reset (the wrapper checks every
+    step as it runs), so a wrong key fails before anything is written."""
+    from a2c_cli.envs.factory import make_env_fn
+
+    env = make_env_fn(cfg.env)()
+    try:
+        env.reset(seed=cfg.seed)
+    finally:
+        env.close()
+
+
 def numpy_spaces_reason(spaces: EnvSpaces) -> str | None:
     """Why the NumPy backend cannot act in these spaces; None when it can (flat vector
     observations, Discrete or Box actions)."""
     if spaces.layout is not None or spaces.image:
         return "reads flat vector observations only (this env's hold images)"
+    if spaces.action_mask_dim:
+        return "does not mask actions (env.action_mask_key)"
     if spaces.action_kind in ("multi_discrete", "multi_binary"):
         return f"has Discrete and Box actions only (this env's are {spaces.action_kind})"
     return None
@@ -314,6 +335,8 @@ def check_environment(cfg: Config) -> None:
         raise ConfigError(f"env.kwargs={dict(cfg.env.kwargs)!r} is invalid for {cfg.env.id}: "
                           f"{exc} (drop a key with ~env.kwargs.<key>).") from exc
     check_observations(cfg, spaces)
+    if cfg.env.action_mask_key is not None:
+        check_action_mask(cfg)
     if cfg.env.check:
         env_checker_findings(cfg)  # fails before anything is written; logged by the run
     # Continuous-only options, with their defaults: anything else is refused for discrete.

@@ -14,7 +14,8 @@ import numpy as np
 TASKS = [("CartPole-v1", {}), ("Acrobot-v1", {}), ("MountainCar-v0", {}),
          ("MountainCarContinuous-v0", {}), ("Pendulum-v1", {}), ("LunarLander-v3", {}),
          ("LunarLander-v3", {"continuous": True}), ("BipedalWalker-v3", {}),
-         ("FrozenLake-v1", {}), ("MiniGrid-DoorKey-5x5-v0", {}), ("HalfCheetah-v5", {}),
+         ("FrozenLake-v1", {}), ("Taxi-v4", {}), ("MiniGrid-DoorKey-5x5-v0", {}),
+         ("HalfCheetah-v5", {}),
          ("Hopper-v5", {}), ("Walker2d-v5", {}), ("Ant-v5", {}), ("Humanoid-v5", {}),
          ("Swimmer-v5", {})]
 

@@ -144,7 +144,35 @@ class ImageAndVector(gym.Env):
         return np.repeat(self.image, 3, axis=-1)
 
 
+class LegalMoves(gym.Env):
+    """Discrete(6) states and actions; in state s only actions s and s + 3 (mod 6) are
+    legal, reported as a 0/1 mask in ``info["legal"]``, and action s pays 1. An illegal
+    action raises, so a policy that ignores the mask fails at once (4 actions in 6 are
+    illegal); one that reads it scores 8 of 16 at random and 16 once it learned."""
+
+    observation_space = gym.spaces.Discrete(6)
+    action_space = gym.spaces.Discrete(6)
+
+    def _info(self) -> dict:
+        legal = np.zeros(6, np.int8)
+        legal[[self.state, (self.state + 3) % 6]] = 1
+        return {"legal": legal}
+
+    def reset(self, seed=None, options=None):
+        super().reset(seed=seed)
+        self.state = int(self.np_random.integers(6))
+        return self.state, self._info()
+
+    def step(self, action):
+        action = int(action)
+        if action not in (self.state, (self.state + 3) % 6):
+            raise ValueError(f"illegal action {action} in state {self.state}")
+        reward = float(action == self.state)
+        self.state = int(self.np_random.integers(6))
+        return self.state, reward, False, False, self._info()
+
+
 for _name, _entry in (("MatchBits-v0", MatchBits), ("MatchComponents-v0", MatchComponents),
-                      ("ImageAndVector-v0", ImageAndVector)):
+                      ("ImageAndVector-v0", ImageAndVector), ("LegalMoves-v0", LegalMoves)):
     if _name not in gym.registry:
         gym.register(_name, entry_point=_entry, max_episode_steps=16)

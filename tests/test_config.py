@@ -160,18 +160,21 @@ def test_benchmark_suite_composes_every_task_with_a_reference(suite):
 
 
 def test_spaces_suite_composes_and_its_envs_are_what_the_presets_say():
-    """sweep=benchmark_spaces: FrozenLake's one-hot states and MiniGrid's packed Dict."""
+    """sweep=benchmark_spaces: FrozenLake's one-hot states, MiniGrid's packed Dict, Taxi's
+    one-hot states with its action mask."""
     from a2c_cli.envs.factory import probe_spaces
     from a2c_cli.validation import check_environment
 
     cfg = compose_config(["sweep=benchmark_spaces"], with_hydra=True)
     assert cfg.hydra.sweep.dir == "outputs/benchmark/spaces"
-    assert cfg.hydra.sweeper.params.env.split(",") == ["minigrid_doorkey", "frozen_lake"]
-    for env, layout in (("minigrid_doorkey", True), ("frozen_lake", False)):
+    assert cfg.hydra.sweeper.params.env.split(",") == ["minigrid_doorkey", "frozen_lake", "taxi"]
+    for env, layout, mask in (("minigrid_doorkey", True, 0), ("frozen_lake", False, 0),
+                              ("taxi", False, 6)):
         config = to_config(compose_config(["sweep=benchmark_spaces", f"env={env}"]))
         validate(config)
         check_environment(config)
-        assert (probe_spaces(config.env).layout is not None) == layout
+        spaces = probe_spaces(config.env)
+        assert (spaces.layout is not None) == layout and spaces.action_mask_dim == mask
 
 
 @pytest.mark.parametrize("overrides, says", [

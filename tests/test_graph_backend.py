@@ -337,16 +337,19 @@ def test_divergence_is_reported_at_the_same_step_as_the_eager_backend(tmp_path, 
     assert last["global_step"] == 4000
 
 
-@pytest.mark.parametrize("env_id", ["tests.fault_envs:MatchComponents-v0",
-                                    "tests.fault_envs:MatchBits-v0",
-                                    "tests.fault_envs:ImageAndVector-v0"],
-                         ids=["multi_discrete", "multi_binary", "packed_dict"])
-def test_the_graphs_take_multi_actions_and_packed_dicts_and_learn(tmp_path, env_id):
-    """MultiDiscrete and MultiBinary actions (their samplers inside the act graphs) and packed
-    Dict rows (the encoder's views inside both graphs): each graph captured once, and each
-    task, which only a policy reading every entry and setting every component solves, is
-    learnt (random play: 4.7 and 8 of 16)."""
-    trainer, metrics = graph_run(tmp_path, ["env=cartpole", f"env.id={env_id}",
+@pytest.mark.parametrize(("env_id", "extra"), [
+    ("tests.fault_envs:MatchComponents-v0", []),
+    ("tests.fault_envs:MatchBits-v0", []),
+    ("tests.fault_envs:ImageAndVector-v0", []),
+    ("tests.fault_envs:LegalMoves-v0", ["env.action_mask_key=legal"]),
+], ids=["multi_discrete", "multi_binary", "packed_dict", "action_mask"])
+def test_the_graphs_take_multi_actions_and_packed_dicts_and_learn(tmp_path, env_id, extra):
+    """MultiDiscrete and MultiBinary actions (their samplers inside the act graphs), packed
+    Dict rows (the encoder's views inside both graphs) and action masks (the observation's
+    last columns): each graph captured once, and each task, which only a policy reading
+    every entry and setting every component solves, is learnt (random play: 4.7 and 8 of
+    16; an illegal action of LegalMoves raises)."""
+    trainer, metrics = graph_run(tmp_path, ["env=cartpole", f"env.id={env_id}", *extra,
                                             "network.encoder=none", "total_timesteps=16000",
                                             "eval.every_steps=0", "eval.final_episodes=10",
                                             "plot=false"])

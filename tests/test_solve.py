@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from .conftest import a2c_train, shipped_cartpole
+from .conftest import a2c_train, shipped_cartpole, train_in_process
 
 
 def solve(tmp_path, env, env_name: str, seed: int) -> dict:
@@ -28,3 +28,13 @@ def test_lunar_lander_defaults_solve(tmp_path, subprocess_env, env_name):
     m = solve(tmp_path, subprocess_env, env_name, seed=0)
     assert m["final_eval_episodes"] == 100
     assert m["final_eval_mean_return"] >= 200 and m["solved"], m
+
+
+@pytest.mark.slow
+def test_taxi_preset_drives_near_the_optimum(tmp_path):
+    """env=taxi (legal-action masks): an optimal policy's expected return is 7.93 (below
+    gymnasium's threshold of 8; benchmarks/taxi_optimum.py); without the masks A2C settles
+    on never picking up, -200 a game."""
+    m = train_in_process(["env=taxi", "seed=0"], tmp_path / "taxi")
+    assert m["final_eval_episodes"] == 100 and m["final_eval_mean_return"] >= 7.8, m
+

@@ -4,7 +4,7 @@ critic head."""
 from __future__ import annotations
 
 import math
-from typing import List, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import torch
 from torch import Tensor, nn
@@ -21,6 +21,7 @@ from a2c_cli.agent.distributions import (
 )
 from a2c_cli.agent.encoders import ImageEncoder, PackedEncoder
 from a2c_cli.config import NetworkConfig
+from a2c_cli.envs.action_masks import MASKED_LOGIT
 from a2c_cli.envs.spaces import EnvSpaces
 
 #: The module for each name in :data:`a2c_cli.config.ACTIVATIONS` (a test keeps them equal).
@@ -60,8 +61,10 @@ class ActorCritic(nn.Module):
     def __init__(self, spaces: EnvSpaces, cfg: NetworkConfig) -> None:
         super().__init__()
         self.discrete = spaces.discrete
+        #: env.action_mask_key: the observation's last columns, one per logit.
+        self.mask_dim = spaces.action_mask_dim
         self.encoder: nn.Module = nn.Identity()
-        in_dim = spaces.obs_dim
+        in_dim = spaces.feature_dim
         if spaces.layout is not None:  # a Dict/Tuple holding images
             self.encoder = PackedEncoder(cfg.encoder, spaces.layout)
             in_dim = self.encoder.out_dim
@@ -111,22 +114,33 @@ class ActorCritic(nn.Module):
             self.dist.bounds = (self.action_low, self.action_high)  # type: ignore[union-attr]
         return self
 
-    def _policy_params(self, h: Tensor) -> Tensor:
+    def _policy_params(self, h: Tensor, mask: Optional[Tensor] = None) -> Tensor:
         features = self.actor_body(h)
         params = self.policy_out(features)
+        if mask is not None:  # illegal actions: no probability, never the argmax
+            params = params.masked_fill(mask < 0.5, MASKED_LOGIT)
         return torch.cat([params, features], dim=-1) if self.gsde else params
+
+    def _split(self, obs: Tensor) -> Tuple[Tensor, Optional[Tensor]]:
+        """(what the encoder reads, the action mask or None)."""
+        if not self.mask_dim:
+            return obs, None
+        cut = obs.shape[-1] - self.mask_dim
+        return obs[..., :cut], obs[..., cut:]
 
     def forward(self, obs: Tensor) -> Tuple[Tensor, Tensor]:
         """Distribution parameters (batch, action_dim [+ features with gSDE]) and values
         (batch,)."""
+        obs, mask = self._split(obs)
         h = self.trunk(self.encoder(obs))
-        params = self._policy_params(h)
+        params = self._policy_params(h, mask)
         value = self.value_out(self.critic_body(h)).squeeze(-1)
         return params, value
 
     def act(self, obs: Tensor, deterministic: bool = False) -> Tensor:
         """Sampled (or, deterministic, most likely / mean) actions; unclipped."""
-        params = self._policy_params(self.trunk(self.encoder(obs)))
+        obs, mask = self._split(obs)
+        params = self._policy_params(self.trunk(self.encoder(obs)), mask)
         return self.dist.mode(params) if deterministic else self.dist.sample(params)
 
     def mean_of_clipped_action(self, obs: Tensor, low: Tensor, high: Tensor) -> Tensor:
@@ -137,6 +151,7 @@ class ActorCritic(nn.Module):
         return mean_of_clipped(mean, std, low, high)
 
     def get_value(self, obs: Tensor) -> Tensor:
+        obs = self._split(obs)[0]
         return self.value_out(self.critic_body(self.trunk(self.encoder(obs)))).squeeze(-1)
 
     def evaluate(self, obs: Tensor, actions: Tensor) -> Tuple[Tensor, Tensor, Tensor]:

@@ -47,13 +47,16 @@ class ObsNormalizer:
     """
 
     def __init__(self, obs_dim: int, enabled: bool, clip: float = 10.0, eps: float = 1e-8,
-                 dtype: type = np.float32) -> None:
+                 dtype: type = np.float32, keep_last: int = 0) -> None:
         self.enabled = enabled
         self.clip = clip
         self.eps = eps
         #: What :meth:`normalize` returns when disabled: float32, or uint8 for byte pixels.
         self.dtype = dtype
-        self.rms = RunningMeanStd((obs_dim,))
+        #: Trailing columns passed through as they are (an action mask), not counted in
+        #: the statistics.
+        self.keep_last = keep_last
+        self.rms = RunningMeanStd((obs_dim - keep_last,))
 
     @classmethod
     def for_spaces(cls, spaces: EnvSpaces, enabled: bool,
@@ -65,15 +68,21 @@ class ObsNormalizer:
             return PackedObsNormalizer(spaces.layout, enabled, clip)
         if spaces.image:
             return cls(1, False, clip, dtype=spaces.obs_dtype)
-        return cls(spaces.obs_dim, enabled, clip)
+        return cls(spaces.obs_dim, enabled, clip, keep_last=spaces.action_mask_dim)
 
     def update(self, obs: np.ndarray) -> None:
         if self.enabled:
-            self.rms.update(obs)
+            self.rms.update(obs[..., :obs.shape[-1] - self.keep_last] if self.keep_last
+                            else obs)
 
     def normalize(self, obs: np.ndarray) -> np.ndarray:
         if not self.enabled:
             return obs.astype(self.dtype, copy=False)
+        if self.keep_last:
+            cut = obs.shape[-1] - self.keep_last
+            features = (obs[..., :cut] - self.rms.mean) / np.sqrt(self.rms.var + self.eps)
+            return np.concatenate([np.clip(features, -self.clip, self.clip),
+                                   obs[..., cut:]], axis=-1).astype(np.float32)
         out = (obs - self.rms.mean) / np.sqrt(self.rms.var + self.eps)
         return np.clip(out, -self.clip, self.clip).astype(np.float32)
 

@@ -17,6 +17,7 @@ import gymnasium as gym
 from gymnasium.vector import AsyncVectorEnv, AutoresetMode, SyncVectorEnv
 
 from a2c_cli.config import EnvConfig
+from a2c_cli.envs.action_masks import ActionMaskObservation
 from a2c_cli.envs.spaces import EnvSpaces, describe_spaces, observation_wrapper
 from a2c_cli.envs.wrappers import apply_wrappers, import_user_modules
 from a2c_cli.errors import UnsupportedEnvError
@@ -80,7 +81,11 @@ def make_env_fn(env_cfg: EnvConfig, render_mode: Optional[str] = None,
         if env_cfg.wrappers:
             env = apply_wrappers(env, env_cfg.wrappers)
         adapter = observation_wrapper(env.observation_space)  # one-hot, flat, packed ...
-        return env if adapter is None else adapter(env)
+        if adapter is not None:
+            env = adapter(env)
+        if env_cfg.action_mask_key is not None:
+            env = ActionMaskObservation(env, env_cfg.action_mask_key)
+        return env
 
     return thunk
 

@@ -9,6 +9,7 @@ from typing import Callable, Optional, Tuple, Union
 import gymnasium as gym
 import numpy as np
 
+from a2c_cli.envs.action_masks import MaskedBox
 from a2c_cli.envs.packing import (
     PackedBox,
     PackedLayout,
@@ -55,6 +56,14 @@ class EnvSpaces:
     action_env_shape: Tuple[int, ...] = ()
     #: A Dict/Tuple holding images, stored as packed byte rows (:mod:`a2c_cli.envs.packing`).
     layout: Optional[PackedLayout] = None
+    #: ``env.action_mask_key``: the observation's last columns are the legal-action mask
+    #: (:mod:`a2c_cli.envs.action_masks`), one per logit; 0 = no mask.
+    action_mask_dim: int = 0
+
+    @property
+    def feature_dim(self) -> int:
+        """The observation's width without the action mask: what the network encodes."""
+        return self.obs_dim - self.action_mask_dim
 
     def __post_init__(self) -> None:
         if not self.obs_shape:
@@ -101,6 +110,8 @@ def _observation(obs_space: gym.Space) -> dict:
     if isinstance(obs_space, PackedBox):
         layout = obs_space.layout
         return {"obs_dim": layout.row_bytes, "obs_dtype": np.uint8, "layout": layout}
+    if isinstance(obs_space, MaskedBox):
+        return {"obs_dim": int(obs_space.shape[0]), "action_mask_dim": obs_space.mask_dim}
     if isinstance(obs_space, gym.spaces.Box) and len(obs_space.shape) == 1:
         return {"obs_dim": int(obs_space.shape[0])}
     if is_image(obs_space):
