@@ -124,6 +124,69 @@ def test_graph_update_equals_eager_over_updates_on_one_refilled_buffer(kind, opt
         assert graph._graph.replays == 4
 
 
+#: Action spaces beyond Discrete and Box, and a masked Discrete (the mask as the
+#: observation's last ACTIONS columns).
+SPACE_CASES = {
+    "multi_discrete": EnvSpaces(OBS, True, 5, None, None, action_nvec=(2, 3)),
+    "multi_binary": EnvSpaces(OBS, True, 3, None, None, action_bits=True),
+    "action_mask": EnvSpaces(OBS + ACTIONS, True, ACTIONS, None, None,
+                             action_mask_dim=ACTIONS),
+}
+
+
+def refill_for(buf: RolloutBuffer, space: EnvSpaces, seed: int) -> RolloutBuffer:
+    """A batch for ``space`` written into ``buf`` in place, as :func:`refill`."""
+    rng = np.random.default_rng(seed)
+    buf.obs[:] = rng.normal(size=buf.obs.shape)
+    buf.rewards[:] = rng.normal(size=(T, N))
+    buf.done[:] = rng.random((T, N)) < 0.2
+    buf.terminated[:] = buf.done * (rng.random((T, N)) < 0.5)
+    buf.final_values[:] = (buf.done - buf.terminated) * rng.normal(size=(T, N))
+    if space.action_nvec:
+        buf.actions[:] = np.stack([rng.integers(0, n, (T, N)) for n in space.action_nvec], -1)
+    elif space.action_bits:
+        buf.actions[:] = rng.integers(0, 2, (T, N, space.action_dim))
+    else:  # masked: random legal sets (at least one action each), actions drawn from them
+        mask = rng.random((T, N, ACTIONS)) < 0.6
+        legal = rng.integers(0, ACTIONS, (T, N))
+        mask[np.arange(T)[:, None], np.arange(N), legal] = True
+        buf.obs[..., OBS:] = mask
+        buf.actions[:] = legal
+    buf.upload()
+    return buf
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("case", list(SPACE_CASES))
+def test_graph_update_equals_eager_over_multi_actions_and_masks(kind, case):
+    """Three updates on one refilled buffer, as the Discrete/Box test above, for MultiDiscrete
+    and MultiBinary actions and masked logits."""
+    space, algo = SPACE_CASES[case], AlgoConfig(ent_coef=0.01, gae_lambda=0.95)
+    backends = []
+    for which in ("torch", kind):
+        device = torch.device("cpu") if which == "torch" else device_of(kind)
+        torch.manual_seed(0)
+        net = ActorCritic(space, NetworkConfig()).to(device)
+        optimizer = make_optimizer([flatten_parameters(net)], algo)
+        backends.append(TorchBackend(net, optimizer, algo, device) if which == "torch" else
+                        GraphBackend(net, optimizer, algo, device, capturer(kind)))
+    eager, graph = backends
+    shape = space.action_shape
+    bufs = [RolloutBuffer(T, N, space.obs_dim, shape, True, torch.device("cpu")),
+            RolloutBuffer(T, N, space.obs_dim, shape, True, device_of(kind))]
+    for i in range(3):
+        for buf in bufs:
+            refill_for(buf, space, seed=i)
+        obs = np.concatenate([last_obs(i), np.ones((N, space.action_mask_dim), np.float32)], 1)
+        ref, got = eager.update(bufs[0], obs, 0.01), graph.update(bufs[1], obs, 0.01)
+        for name, value in ref._asdict().items():
+            assert float(getattr(got, name)) == pytest.approx(float(value), rel=1e-5,
+                                                              abs=1e-5), (i, name)
+        assert np.isfinite(float(ref.entropy)) and float(ref.policy_loss) < 1e3
+        torch.testing.assert_close(to_cpu(graph), to_cpu(eager), rtol=1e-5, atol=1e-5)
+    assert graph.captures == 1
+
+
 @pytest.mark.parametrize("kind", KINDS)
 def test_the_graphs_refuse_a_buffer_other_than_the_one_captured(kind):
     algo = AlgoConfig()
