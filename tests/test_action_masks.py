@@ -1,5 +1,5 @@
 """env.action_mask_key: legal-action masks from the env's info, in acting, the update,
-evaluation, a2c-eval and every torch backend."""
+evaluation and a2c-eval (eager torch here; the CUDA-graph backend in test_graph_backend)."""
 
 from __future__ import annotations
 
