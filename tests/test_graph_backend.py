@@ -50,12 +50,12 @@ SMALL = NetworkConfig(shared=[32], actor=[16], critic=[], activation="relu", lay
 
 
 def make(kind: str, discrete: bool, algo: AlgoConfig, compiled: bool = False,
-         network: NetworkConfig | None = None):
+         network: NetworkConfig | None = None, space: EnvSpaces | None = None):
     """The eager backend (``kind='torch'``, on the CPU) or the graph backend of ``kind``,
-    with the same perturbed initial weights."""
+    with the same perturbed initial weights (``space``: other than :func:`spaces`)."""
     device = torch.device("cpu") if kind == "torch" else device_of(kind)
     torch.manual_seed(0)
-    net = ActorCritic(spaces(discrete), network or NetworkConfig()).to(device)
+    net = ActorCritic(space or spaces(discrete), network or NetworkConfig()).to(device)
     with torch.no_grad():
         for p in net.parameters():
             p.add_(0.1 * torch.randn_like(p))
@@ -74,12 +74,17 @@ def refill(buf: RolloutBuffer, discrete: bool, seed: int) -> RolloutBuffer:
     rng = np.random.default_rng(seed)
     buf.obs[:] = rng.normal(size=buf.obs.shape)
     buf.actions[:] = rng.integers(0, ACTIONS, (T, N)) if discrete else rng.normal(size=(T, N, 2))
+    fill_transitions(buf, rng)
+    buf.upload()
+    return buf
+
+
+def fill_transitions(buf: RolloutBuffer, rng: np.random.Generator) -> None:
+    """Rewards, episode ends and truncation values of a random batch."""
     buf.rewards[:] = rng.normal(size=(T, N))
     buf.done[:] = rng.random((T, N)) < 0.2
     buf.terminated[:] = buf.done * (rng.random((T, N)) < 0.5)
     buf.final_values[:] = (buf.done - buf.terminated) * rng.normal(size=(T, N))
-    buf.upload()
-    return buf
 
 
 def last_obs(seed: int) -> np.ndarray:
@@ -138,10 +143,7 @@ def refill_for(buf: RolloutBuffer, space: EnvSpaces, seed: int) -> RolloutBuffer
     """A batch for ``space`` written into ``buf`` in place, as :func:`refill`."""
     rng = np.random.default_rng(seed)
     buf.obs[:] = rng.normal(size=buf.obs.shape)
-    buf.rewards[:] = rng.normal(size=(T, N))
-    buf.done[:] = rng.random((T, N)) < 0.2
-    buf.terminated[:] = buf.done * (rng.random((T, N)) < 0.5)
-    buf.final_values[:] = (buf.done - buf.terminated) * rng.normal(size=(T, N))
+    fill_transitions(buf, rng)
     if space.action_nvec:
         buf.actions[:] = np.stack([rng.integers(0, n, (T, N)) for n in space.action_nvec], -1)
     elif space.action_bits:
@@ -162,15 +164,7 @@ def test_graph_update_equals_eager_over_multi_actions_and_masks(kind, case):
     """Three updates on one refilled buffer, as the Discrete/Box test above, for MultiDiscrete
     and MultiBinary actions and masked logits."""
     space, algo = SPACE_CASES[case], AlgoConfig(ent_coef=0.01, gae_lambda=0.95)
-    backends = []
-    for which in ("torch", kind):
-        device = torch.device("cpu") if which == "torch" else device_of(kind)
-        torch.manual_seed(0)
-        net = ActorCritic(space, NetworkConfig()).to(device)
-        optimizer = make_optimizer([flatten_parameters(net)], algo)
-        backends.append(TorchBackend(net, optimizer, algo, device) if which == "torch" else
-                        GraphBackend(net, optimizer, algo, device, capturer(kind)))
-    eager, graph = backends
+    eager, graph = (make(which, True, algo, space=space) for which in ("torch", kind))
     shape = space.action_shape
     bufs = [RolloutBuffer(T, N, space.obs_dim, shape, True, torch.device("cpu")),
             RolloutBuffer(T, N, space.obs_dim, shape, True, device_of(kind))]
