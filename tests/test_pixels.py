@@ -76,6 +76,7 @@ def test_a_cnn_policy_learns_minatar_breakout(tmp_path):
                           "eval.every_steps=50000", "eval.final_episodes=20", "plot=false"],
                          tmp_path)
     assert m["status"] == "completed" and m["final_eval_mean_return"] > 2.0, m
+    assert m["agent_steps"] == m["frames"] == m["total_timesteps"]  # MinAtar: 1 frame a step
     s = scalars(tmp_path)
     assert len(s["charts/episodic_return"]) > 100
     evals = [step for step, _ in s["eval/mean_return"]]
@@ -120,6 +121,7 @@ def test_pong_training_logs_full_game_scores(tmp_path):
     m = train_in_process(["env=pong", "num_envs=2", "total_timesteps=2400", "eval.every_steps=0",
                           "eval.final_episodes=1", "eval.num_envs=1", "plot=false"], tmp_path)
     assert m["status"] == "completed" and -21 <= m["final_eval_mean_return"] <= 21
+    assert m["agent_steps"] == 2400 and m["frames"] == 4 * 2400 and m["frames_per_step"] == 4
     returns = [r for _, r in scalars(tmp_path)["charts/episodic_return"]]
     assert returns and all(-21 <= r <= -15 for r in returns)  # whole games of a novice
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import json
 from pathlib import Path
+from typing import Dict, Optional
 
 import numpy as np
 import pytest
@@ -24,9 +25,10 @@ SUITE = {  # task -> (env config, synthetic final scores of 5 seeds)
 }
 
 
-def fake_suite(root: Path) -> None:
-    """Run directories as a2c-train leaves them (config and metrics), tasks x seeds."""
-    for task, (env, scores) in SUITE.items():
+def fake_suite(root: Path, steps: Optional[Dict[str, int]] = None, suite: Dict = SUITE) -> None:
+    """Run directories as a2c-train leaves them (config and metrics), tasks x seeds; each
+    task trained ``steps[task]`` agent steps (1000 by default)."""
+    for task, (env, scores) in suite.items():
         for seed, score in enumerate(scores):
             run = root / f"{task}_{seed}"
             (run / ".hydra").mkdir(parents=True)
@@ -34,7 +36,8 @@ def fake_suite(root: Path) -> None:
                                                                         "seed": seed}))
             (run / "metrics.json").write_text(json.dumps({
                 "status": "completed", "final_eval_mean_return": score, "solved": False,
-                "total_timesteps": 1000, "wall_time_s": 1.0, "seed": seed}))
+                "total_timesteps": (steps or {}).get(task, 1000), "wall_time_s": 1.0,
+                "seed": seed}))
 
 
 def test_references_load_for_every_benchmark_task():
@@ -92,6 +95,44 @@ def test_report_iqm_and_ci_equal_rliables_and_use_the_references(tmp_path, monke
                                                random_state=np.random.RandomState(st.SEED))
     assert got == pytest.approx((point["all"][0], ci["all"][0, 0], ci["all"][1, 0]))
     assert (tmp_path / "benchmark_profile.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_runs_longer_than_rl_zoos_budget_are_not_compared_with_it(tmp_path, monkeypatch,
+                                                                  capsys):
+    """LunarLander-v3 at 3M steps against rl-zoo's 200k: no normalised score, out of the
+    aggregate, and a line says why; CartPole at fewer steps than rl-zoo's is compared."""
+    from a2c_cli.cli.report import report
+
+    monkeypatch.setattr(st, "REPS", 1_000)
+    fake_suite(tmp_path, steps={"LunarLander-v3": 3_000_000, "CartPole-v1": 150_000,
+                                "LunarLanderContinuous-v3": 5_000_000})
+    report(tmp_path, plot=False)
+    out = capsys.readouterr().out
+    rows = {r["task"]: r for r in csv.DictReader((tmp_path / "benchmark.csv").open())}
+    assert rows["LunarLander-v3"]["normalized_iqm"] == ""
+    assert rows["LunarLander-v3"]["within_budget"] == "False"
+    assert rows["CartPole-v1"]["normalized_iqm"] != ""
+    assert rows["LunarLanderContinuous-v3"]["normalized_iqm"] != ""  # equal: 5M and 5M
+    assert ("LunarLander-v3: not compared with rl-zoo's A2C: these runs trained 3,000,000 "
+            "agent steps, rl-zoo's 200,000") in " ".join(out.split())
+    assert "aggregate normalised IQM over 2 tasks" in out
+
+
+def test_atari_budgets_show_agent_steps_and_frames(tmp_path, capsys):
+    from a2c_cli.cli.report import report
+
+    run = tmp_path / "pong_0"
+    (run / ".hydra").mkdir(parents=True)
+    (run / ".hydra" / "config.yaml").write_text(yaml.safe_dump(
+        {"env": {"id": "ALE/Pong-v5", "atari": True}, "seed": 0}))
+    (run / "metrics.json").write_text(json.dumps({
+        "status": "completed", "final_eval_mean_return": 18.0, "solved": False,
+        "total_timesteps": 10_000_000, "agent_steps": 10_000_000, "frames": 40_000_000,
+        "wall_time_s": 1.0}))
+    report(tmp_path, plot=False)
+    assert "10,000,000 (40,000,000 frames)" in capsys.readouterr().out
+    (row,) = csv.DictReader((tmp_path / "report.csv").open())
+    assert row["steps"] == "10000000.0" and row["frames"] == "40000000.0"
 
 
 def test_a_hyperparameter_sweep_gets_no_benchmark_table(tmp_path):

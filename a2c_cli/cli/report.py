@@ -118,6 +118,7 @@ def rows(groups: List[Group], varying: List[str]) -> List[Dict[str, Any]]:
             "setting": g.label(varying), "runs": len(g.runs), "seeds": seeds,
             "mean": g.mean, "std": g.std, "solved": f"{solved}/{len(g.runs)}",
             "steps": _avg([r.metrics["total_timesteps"] for r in done]),
+            "frames": _avg([r.metrics.get("frames", r.metrics["total_timesteps"]) for r in done]),
             "wall_time_s": _avg([r.metrics["wall_time_s"] for r in done]),
             "not_completed": "; ".join(problems),
         })
@@ -188,8 +189,8 @@ def report(root: Path, plot: bool = True) -> List[Dict[str, Any]]:
     groups, varying = group_runs(runs)
     table_rows = rows(groups, varying)
     table = Table(title=f"a2c-report: {len(runs)} runs in {len(groups)} settings, best first")
-    for column in ("setting", "seeds", "final eval (mean ± std over seeds)", "solved", "steps",
-                   "time (s)", "not completed"):
+    for column in ("setting", "seeds", "final eval (mean ± std over seeds)", "solved",
+                   "agent steps", "time (s)", "not completed"):
         text = column in ("setting", "not completed")
         # fold, never cut: every setting is shown in full, however narrow the terminal
         table.add_column(column, justify="left" if text else "right",
@@ -198,7 +199,7 @@ def report(root: Path, plot: bool = True) -> List[Dict[str, Any]]:
         d = 1 if row["mean"] is None else score_digits(row["mean"])
         score = "-" if row["mean"] is None else f"{row['mean']:.{d}f} ± {row['std']:.{d}f}"
         table.add_row(row["setting"], ",".join(map(str, row["seeds"])), score, row["solved"],
-                      "-" if row["steps"] is None else f"{row['steps']:,.0f}",
+                      budget_text(row["steps"], row["frames"]),
                       "-" if row["wall_time_s"] is None else f"{row['wall_time_s']:.0f}",
                       row["not_completed"])
     # Piped or redirected (report.txt, CI logs): no terminal width to fit, so the table gets
@@ -212,6 +213,15 @@ def report(root: Path, plot: bool = True) -> List[Dict[str, Any]]:
         console.print(f"wrote {root / 'report.png'}")
     benchmark(root, groups, console, plot)
     return table_rows
+
+
+def budget_text(steps: Optional[float], frames: Optional[float]) -> str:
+    """Agent steps, and the frames they played where that differs (Atari: 4 per step)."""
+    if steps is None:
+        return "-"
+    if frames is None or frames == steps:
+        return f"{steps:,.0f}"
+    return f"{steps:,.0f} ({frames:,.0f} frames)"
 
 
 def _num(value: Optional[float], digits: int = 1) -> str:
@@ -242,22 +252,33 @@ def benchmark(root: Path, groups: List[Group], console: Any, plot: bool) -> None
     per_task = {task: g.scores for task, g in zip(tasks, groups, strict=True) if g.scores}
     if not per_task:
         return
-    bench_rows = st.benchmark_rows(per_task, refs)
+    budgets = {task: max(r.metrics["total_timesteps"] for r in g.runs
+                         if r.score is not None and r.metrics)
+               for task, g in zip(tasks, groups, strict=True) if g.scores}
+    bench_rows = st.benchmark_rows(per_task, refs, budgets)
     table = Table(title="benchmark: final 100-episode evaluations; IQM with 95% stratified-"
                         "bootstrap CI (rliable); normalised 0 = random, 1 = rl-zoo A2C")
-    for column in ("task", "runs", "mean ± std", "IQM [95% CI]", "random", "rl-zoo A2C",
-                   "normalised IQM"):
+    for column in ("task", "runs", "mean ± std", "IQM [95% CI]", "agent steps (ours / rl-zoo)",
+                   "random", "rl-zoo A2C", "normalised IQM"):
         table.add_column(column, justify="left" if column == "task" else "right")
     for r in bench_rows:
         d = score_digits(r["mean"])
+        ref_steps = "" if r["rl_zoo_steps"] is None else f" / {r['rl_zoo_steps']:,}"
         table.add_row(r["task"], str(r["runs"]), f"{r['mean']:.{d}f} ± {r['std']:.{d}f}",
                       f"{r['iqm']:.{d}f} [{r['ci_low']:.{d}f}, {r['ci_high']:.{d}f}]",
+                      f"{r['agent_steps']:,}{ref_steps}",
                       _num(r["random"], d), _num(r["rl_zoo_a2c"], d),
                       _num(r["normalized_iqm"], 2))
     console.print(table)
+    for r in bench_rows:
+        if r["rl_zoo_steps"] is not None and not r["within_budget"]:
+            console.print(f"{r['task']}: not compared with rl-zoo's A2C: these runs trained "
+                          f"{r['agent_steps']:,} agent steps, rl-zoo's {r['rl_zoo_steps']:,} "
+                          f"(set total_timesteps to at most {r['rl_zoo_steps']:,} to compare)")
     write_csv(root / "benchmark.csv", bench_rows)
     console.print(f"wrote {root / 'benchmark.csv'}")
-    normalized = st.aggregate(per_task, refs)
+    comparable = {r["task"]: refs[r["task"]] for r in bench_rows if r["within_budget"]}
+    normalized = st.aggregate(per_task, comparable)
     if normalized is None:
         return
     matrix, names = normalized

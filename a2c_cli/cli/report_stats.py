@@ -123,19 +123,32 @@ def plot_profile(path: Path, normalized: np.ndarray, label: str = "a2c-cli") -> 
     fig.savefig(path, dpi=100)
 
 
-def benchmark_rows(per_task: Mapping[str, Sequence[float]], refs: Mapping[str, Reference]
-                   ) -> List[Dict[str, Any]]:
-    """One row per task: seeds, mean +- std, IQM [CI], the references, normalised IQM."""
+def within_reference_budget(agent_steps: int, ref: Reference) -> bool:
+    """Whether runs of ``agent_steps`` can be set beside the reference: they trained for at
+    most its budget (in agent steps, the unit of ``rl_zoo_steps``; frames per step are the
+    same under one protocol). Fewer steps only handicap the runs; more would flatter them."""
+    return agent_steps <= ref.rl_zoo_steps
+
+
+def benchmark_rows(per_task: Mapping[str, Sequence[float]], refs: Mapping[str, Reference],
+                   budgets: Mapping[str, int]) -> List[Dict[str, Any]]:
+    """One row per task: seeds, mean +- std, IQM [CI], the budgets, the references, and the
+    normalised IQM where the budgets allow the comparison (``budgets``: agent steps of each
+    task's runs, the largest if they differ)."""
     arrays = {t: np.asarray(v, float) for t, v in per_task.items() if len(v)}
     estimates = iqm_ci(arrays)
     out = []
     for task in sorted(arrays):
         scores, (iqm, lo, hi) = arrays[task], estimates[task]
         ref = refs.get(task)
+        steps = int(budgets[task])
+        comparable = ref is not None and within_reference_budget(steps, ref)
         out.append({
             "task": task, "runs": len(scores), "mean": float(scores.mean()),
             "std": float(scores.std()), "iqm": iqm, "ci_low": lo, "ci_high": hi,
+            "agent_steps": steps, "rl_zoo_steps": ref.rl_zoo_steps if ref else None,
+            "within_budget": comparable,
             "random": ref.random if ref else None, "rl_zoo_a2c": ref.rl_zoo_a2c if ref else None,
-            "normalized_iqm": float(ref.normalize(np.array(iqm))) if ref else None,
+            "normalized_iqm": float(ref.normalize(np.array(iqm))) if comparable else None,
         })
     return out

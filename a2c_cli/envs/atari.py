@@ -19,6 +19,15 @@ import gymnasium as gym
 
 #: What the protocol needs from ``ALE/*`` kwargs (set where the preset leaves them out).
 ALE_KWARGS = {"frameskip": 1, "repeat_action_probability": 0.0}
+#: Emulator frames per agent step: each action repeats for 4 frames.
+FRAME_SKIP = 4
+
+
+def frames_per_step(atari: bool) -> int:
+    """Frames one agent step plays: the protocol's frame skip with ``env.atari``, else 1
+    (MinAtar and every non-Atari env: one step, one frame). Budgets in papers are often in
+    frames: 10M agent steps of Atari are 40M frames."""
+    return FRAME_SKIP if atari else 1
 
 
 class EpisodicLife(gym.Wrapper):
@@ -58,8 +67,8 @@ class EpisodicLife(gym.Wrapper):
 
 def atari_env(env: gym.Env, training: bool) -> gym.Env:
     """Wrap an ``ALE/*`` env (made with :data:`ALE_KWARGS`) in the protocol."""
-    env = gym.wrappers.AtariPreprocessing(env, noop_max=30, frame_skip=4, screen_size=84,
-                                          grayscale_obs=True, scale_obs=False)
+    env = gym.wrappers.AtariPreprocessing(env, noop_max=30, frame_skip=FRAME_SKIP,
+                                          screen_size=84, grayscale_obs=True, scale_obs=False)
     if training:
         env = gym.wrappers.RecordEpisodeStatistics(env)
         env = EpisodicLife(env)

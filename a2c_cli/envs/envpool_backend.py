@@ -21,6 +21,7 @@ from typing import Any, Dict, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from a2c_cli.config import EnvConfig
+from a2c_cli.envs.atari import FRAME_SKIP
 from a2c_cli.errors import EnvPoolUnavailable
 
 #: gymnasium kwargs that select a different EnvPool task instead of an option.
@@ -44,7 +45,7 @@ def import_envpool() -> Any:
 #: EnvPool's Atari options for the protocol of :mod:`a2c_cli.envs.atari` (its C++
 #: preprocessing: no-op resets, frame skip 4 with max-pooling, 84x84 grayscale with OpenCV's
 #: area resize, 4 stacked frames). Episodic life and reward clipping are added for training.
-ATARI_OPTIONS = {"repeat_action_probability": 0.0, "noop_max": 30, "frame_skip": 4,
+ATARI_OPTIONS = {"repeat_action_probability": 0.0, "noop_max": 30, "frame_skip": FRAME_SKIP,
                  "stack_num": 4, "img_height": 84, "img_width": 84, "gray_scale": True,
                  "use_fire_reset": False}
 

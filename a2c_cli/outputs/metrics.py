@@ -26,9 +26,11 @@ def rounded_or_none(value: float) -> Optional[float]:
 def run_metrics(*, status: str, env_id: str, seed: int, final_returns: Optional[np.ndarray],
                 target: Optional[float], best_eval: Optional[float],
                 first_solved: Optional[Dict[str, float]], total_timesteps: int,
-                wall_time_s: float, train_time_s: float, device: str,
+                frames_per_step: int, wall_time_s: float, train_time_s: float, device: str,
                 peak_rss_mb: float) -> Dict[str, Any]:
-    """The ``metrics.json`` dict; ``final_returns`` None when no final evaluation ran."""
+    """The ``metrics.json`` dict; ``final_returns`` None when no final evaluation ran.
+    ``total_timesteps`` counts agent steps (summed over envs); ``frames`` the emulator
+    frames they played (Atari: 4 per step), the unit many papers give budgets in."""
     done = final_returns is not None
     mean = float(final_returns.mean()) if done else None
     std = float(final_returns.std()) if done else None
@@ -45,6 +47,9 @@ def run_metrics(*, status: str, env_id: str, seed: int, final_returns: Optional[
         "best_eval_mean_return": best_eval,
         "first_solved_eval": first_solved,
         "total_timesteps": total_timesteps,
+        "agent_steps": total_timesteps,
+        "frames": total_timesteps * frames_per_step,
+        "frames_per_step": frames_per_step,
         "wall_time_s": round(wall_time_s, 2),
         "train_time_s": round(train_time_s, 2),
         "sps": round(total_timesteps / max(train_time_s, 1e-9), 1),

@@ -15,6 +15,7 @@ import gymnasium as gym
 
 from a2c_cli.agent.agent import Agent
 from a2c_cli.config import Config
+from a2c_cli.envs.atari import frames_per_step
 from a2c_cli.errors import NonFiniteError, TrainingDiverged, TrainingInterrupted, first_line
 from a2c_cli.outputs.memory import peak_rss_mb
 from a2c_cli.outputs.metrics import run_metrics, write_json
@@ -177,7 +178,8 @@ class Trainer:
             status=status, env_id=self.cfg.env.id, seed=self.cfg.seed,
             final_returns=final.returns if final is not None else None, target=self.target,
             best_eval=s.best_eval, first_solved=s.first_solved,
-            total_timesteps=s.global_step, wall_time_s=s.clock.wall_time(),
+            total_timesteps=s.global_step, frames_per_step=frames_per_step(self.cfg.env.atari),
+            wall_time_s=s.clock.wall_time(),
             train_time_s=s.clock.train_time(), device=str(self.agent.device),
             peak_rss_mb=peak_rss_mb())
 
