@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from omegaconf import MISSING
 
@@ -36,12 +36,23 @@ PROGRESS = ("auto", "bar", "plain", "none")
 DETERMINISTIC_ACTIONS = ("clipped_mean", "mean_of_clipped")
 #: The most envs in one set (training or evaluation): keeps their seed ranges disjoint.
 MAX_ENVS = 1_000_000
+#: Every key whose value is one of a list: what validation checks and the option reference
+#: (docs/reference/options.md) shows.
+CHOICES: Dict[str, Tuple[str, ...]] = {
+    "env.backend": ENV_BACKENDS, "network.encoder": ENCODERS,
+    "network.activation": ACTIVATIONS, "algo.lr_schedule": SCHEDULES,
+    "algo.optimizer": OPTIMIZERS, "algo.ent_schedule": SCHEDULES,
+    "eval.deterministic_action": DETERMINISTIC_ACTIONS, "device": DEVICES,
+    "vec_env": VEC_ENVS, "backend": BACKENDS, "progress": PROGRESS,
+}
 
 
 @dataclass
 class EnvConfig:
     """Which gymnasium environment to train on."""
 
+    #: The gymnasium id (``CartPole-v1``, ``ALE/Pong-v5``), or ``module:EnvId`` to import
+    #: the module that registers it first (a user's ``my_envs.py`` in the working directory).
     id: str = MISSING
     #: Keyword arguments passed to ``gymnasium.make`` (e.g. LunarLander's wind options).
     kwargs: Dict[str, Any] = field(default_factory=dict)
@@ -49,8 +60,8 @@ class EnvConfig:
     target_return: Optional[float] = None
     #: Override the env's registered time limit; null = keep it.
     max_episode_steps: Optional[int] = None
-    #: One of ENV_BACKENDS: gymnasium (Python envs, any id) or envpool (C++ envs in a
-    #: thread pool; optional extra).
+    #: gymnasium (Python envs, any id) or envpool (C++ envs in a thread pool; the envpool
+    #: extra).
     backend: str = "gymnasium"
     #: The Atari protocol of published A2C results (gymnasium + ale-py ids such as
     #: ALE/Pong-v5): no-op resets, frame skip 4 with max-pooling, 84x84 grayscale, 4 stacked
@@ -77,14 +88,23 @@ class NetworkConfig:
     ``shared: []`` gives fully separate actor and critic networks.
     """
 
-    #: One of ENCODERS: a convolutional torso for image observations, before ``shared``.
+    #: A convolutional torso for image observations, before ``shared``: nature_cnn for
+    #: Atari's 84x84 frames, minatar_cnn for small frames (MinAtar's 10x10).
     encoder: str = "none"
+    #: Layer sizes of the trunk the actor and the critic share (``[]``: none, two networks).
     shared: List[int] = field(default_factory=lambda: [64, 64])
+    #: Layer sizes of the actor's own head above the trunk (``[]``: a linear head).
     actor: List[int] = field(default_factory=lambda: [32])
+    #: Layer sizes of the critic's own head above the trunk (``[]``: a linear head).
     critic: List[int] = field(default_factory=lambda: [32])
-    activation: str = "silu"  # one of ACTIVATIONS
+    #: The nonlinearity after every hidden layer.
+    activation: str = "silu"
+    #: LayerNorm after every hidden layer (before the activation).
     layer_norm: bool = True
+    #: Dropout probability after every hidden layer (0: off).
     dropout: float = 0.0
+    #: Orthogonal initialisation with the gains of OpenAI Baselines and SB3 (sqrt 2 for
+    #: hidden layers, 0.01 for the policy head, 1 for the value head).
     ortho_init: bool = True
     #: Initial log standard deviation of the Gaussian policy (continuous actions only).
     log_std_init: float = 0.0
@@ -107,32 +127,51 @@ class NetworkConfig:
 class AlgoConfig:
     """A2C hyperparameters (names as in Stable-Baselines3)."""
 
+    #: Steps each env takes per update: one update learns from num_envs x n_steps steps.
     n_steps: int = 5
+    #: Discount factor of future rewards.
     gamma: float = 0.99
     #: GAE lambda; 1.0 gives the plain n-step return of the original A2C.
     gae_lambda: float = 1.0
+    #: Learning rate (the start of the schedule).
     lr: float = 7e-4
-    lr_schedule: str = "constant"  # one of SCHEDULES; linear decays to 0 at the end
-    optimizer: str = "adam"  # one of OPTIMIZERS
+    #: constant, or linear: decays to 0 at ``total_timesteps``.
+    lr_schedule: str = "constant"
+    #: adam; rmsprop (torch's: eps outside the square root, as SB3's A2C default);
+    #: rmsprop_tf (TensorFlow's: eps inside the root, square average starting at ones, as
+    #: SB3's RMSpropTFLike that rl-zoo's Atari A2C uses).
+    optimizer: str = "adam"
+    #: The optimizer's epsilon.
     optimizer_eps: float = 1e-5
-    #: rmsprop_tf only (SB3's RMSpropTFLike options): momentum, and centring by the
-    #: running mean of the gradients.
+    #: rmsprop_tf only (SB3's RMSpropTFLike option): momentum of the step.
     rmsprop_momentum: float = 0.0
+    #: rmsprop_tf only (SB3's RMSpropTFLike option): centre by the running mean of the
+    #: gradients.
     rmsprop_centered: bool = False
+    #: Weight of the value loss in the total loss.
     vf_coef: float = 0.5
+    #: Weight of the entropy bonus (exploration); 0: none.
     ent_coef: float = 0.0
-    #: One of SCHEDULES: ``linear`` explores early and lets the action noise shrink late.
+    #: The entropy bonus's schedule: ``linear`` explores early and lets the action noise
+    #: shrink late.
     ent_schedule: str = "constant"
+    #: Clip the global gradient norm to this before each step (the norm before clipping is
+    #: logged).
     max_grad_norm: float = 0.5
+    #: Standardise the advantages of each batch (mean 0, std 1); where the std is not
+    #: finite it only centres them (counted in TensorBoard).
     normalize_advantage: bool = True
     #: Running mean/std observation normalisation (frozen during evaluation).
     normalize_obs: bool = False
+    #: Normalised observations are clipped to [-obs_clip, obs_clip].
     obs_clip: float = 10.0
     #: Divide rewards by the running std of the discounted return (as SB3's VecNormalize).
     scale_reward: bool = False
+    #: Scaled rewards are clipped to [-reward_clip, reward_clip].
     reward_clip: float = 10.0
-    #: Evaluate, record and save an exponential moving average of the weights with this
-    #: decay (0 = off: the online weights); training always steps the online weights.
+    #: Evaluate, record and save an exponential moving average of the weights (Polyak
+    #: averaging, decay min(ema_decay, (1+t)/(10+t)) after update t; 0 = off, e.g. 0.999);
+    #: training always steps the online weights.
     ema_decay: float = 0.0
 
 
@@ -140,12 +179,19 @@ class AlgoConfig:
 class EvalConfig:
     """Deterministic evaluation on separate environment instances."""
 
-    every_steps: int = 100_000  # 0 disables periodic evaluation
+    #: Env steps between periodic evaluations (0: none; the final one still runs).
+    every_steps: int = 100_000
+    #: Episodes of each periodic evaluation.
     episodes: int = 10
+    #: Episodes of the final evaluation, the run's score in metrics.json (0: none).
     final_episodes: int = 100
+    #: Evaluation envs stepped side by side.
     num_envs: int = 8
+    #: Act with the policy's most likely action (false: sample, as in training).
     deterministic: bool = True
-    deterministic_action: str = "clipped_mean"  # one of DETERMINISTIC_ACTIONS
+    #: Continuous actions: clipped_mean (the Gaussian's mean clipped to the bounds, SB3's)
+    #: or mean_of_clipped (the mean of the clipped action the env gets when sampling).
+    deterministic_action: str = "clipped_mean"
 
 
 @dataclass
@@ -153,7 +199,9 @@ class CheckpointConfig:
     """``checkpoints/last.pt`` every ``every_steps`` (and on Ctrl-C/SIGTERM), ``best.pt``
     whenever a periodic evaluation beats the best so far, ``final.pt`` at the end."""
 
-    every_steps: int = 100_000  # 0 = no periodic last.pt (still written on interrupt)
+    #: Env steps between writes of last.pt (0: none; still written on an interrupt).
+    every_steps: int = 100_000
+    #: Keep best.pt, the weights of the best periodic evaluation so far.
     save_best: bool = True
 
 
@@ -162,9 +210,13 @@ class VideoConfig:
     """mp4 videos of deterministic evaluation episodes during training (needs the
     ``video`` extra), in ``<run_dir>/videos/`` and as GIFs in TensorBoard's Images tab."""
 
+    #: Record videos during training (``video=true`` is short for this).
     enabled: bool = False
-    count: int = 9  # episodes recorded, evenly spaced over the run (the last at the end)
+    #: Episodes recorded, evenly spaced over the run (the last at the end).
+    count: int = 9
+    #: Frames per second of the mp4 and GIF.
     fps: int = 30
+    #: Also put each video in TensorBoard's Images tab (a GIF at half size).
     tensorboard: bool = True
 
 
@@ -180,17 +232,29 @@ class Config:
     video: VideoConfig = field(default_factory=VideoConfig)
     #: A run directory to continue from its ``checkpoints/last.pt`` (same config).
     resume: Optional[str] = None
+    #: Seeds Python, NumPy, torch and every env: training env i gets seed + i, evaluation
+    #: envs seed + 1000000 + i, the training envs of a session resumed at step s
+    #: seed + 2000000 + s + i, so the sets never share a seed.
     seed: int = 0
-    device: str = "auto"  # one of DEVICES (auto: see a2c_cli.validation.auto_device)
+    #: cpu and cuda are always honoured; auto takes the GPU only where it was measured
+    #: faster than the CPU (many envs, or a CNN; see Speed), and the log says why.
+    device: str = "auto"
+    #: Training envs stepped side by side.
     num_envs: int = 8
+    #: The budget: agent steps summed over the envs (Atari: 4 frames each).
     total_timesteps: int = 1_000_000
-    vec_env: str = "sync"  # one of VEC_ENVS
-    #: One of BACKENDS: how acting and the update are computed; auto = numpy on the CPU
-    #: where the network allows it, else torch.
+    #: sync: the envs step in this process; async: in worker processes (gymnasium), or
+    #: two EnvPool halves, one stepping while the policy acts for the other.
+    vec_env: str = "sync"
+    #: How acting and the update are computed: numpy (a NumPy twin of the MLP's forward,
+    #: backward and optimizer step; CPU, MLPs only), torch (eager, any device and network),
+    #: compiled (torch.compile), graph (GPU: acting and the update as CUDA graphs); auto =
+    #: graph on a GPU, numpy on the CPU where the network allows it, else torch.
     backend: str = "auto"
-    #: Threads for torch and NumPy's BLAS (see a2c_cli.training.runtime); 0 = their defaults.
+    #: Threads for torch and NumPy's BLAS (1 is fastest for small networks and keeps
+    #: side-by-side runs from spinning against each other); 0 = the libraries' defaults.
     torch_threads: int = 1
-    #: One of PROGRESS: auto = a bar on a terminal, plain log lines otherwise.
+    #: auto = a bar on a terminal, plain log lines otherwise.
     progress: str = "auto"
     #: Seconds between plain progress lines (CI, Slurm, multirun).
     log_interval_s: float = 30.0
