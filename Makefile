@@ -18,10 +18,10 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q "$(TORCH)"
-	$(PY) -m pip install -q -e ".[dev,video,sweep,envpool,stats,atari,minatar,minigrid,mujoco]"
+	$(PY) -m pip install -q -e ".[dev,docs,video,sweep,envpool,stats,atari,minatar,minigrid,mujoco]"
 	touch $(STAMP)
 
-install: $(STAMP) ## create .venv; install a2c-cli (editable) with the video, sweep, envpool, stats, atari, minatar, minigrid, mujoco and dev extras
+install: $(STAMP) ## create .venv; install a2c-cli (editable) with the video, sweep, envpool, stats, atari, minatar, minigrid, mujoco, docs and dev extras
 
 train: install ## install, then train LunarLander-v3 (discrete) with the default settings
 	$(VENV)/bin/a2c-train env=lunar_discrete num_envs=8
@@ -56,6 +56,10 @@ benchmark-mujoco: install ## the six MuJoCo locomotion tasks x 5 seeds (resumabl
 	$(VENV)/bin/a2c-train -m sweep=benchmark_mujoco
 	$(VENV)/bin/a2c-report outputs/benchmark/mujoco
 
+benchmark-minatar: install ## five MinAtar games x 5 seeds (resumable), then a2c-report
+	$(VENV)/bin/a2c-train -m sweep=benchmark_minatar
+	$(VENV)/bin/a2c-report outputs/benchmark/minatar
+
 bench-sweep: install ## a 200-job CartPole sweep (joblib, 2 workers) and a killed-worker sweep
 	$(PY) benchmarks/bench_sweep.py
 
@@ -68,11 +72,17 @@ bench-memory: install ## resident memory over a default 1M-step LunarLander run
 lint: install ## ruff
 	$(VENV)/bin/ruff check a2c_cli tests benchmarks
 
+docs: install ## build the documentation site into site/ (strict: a broken link or page fails)
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet
+
+docs-serve: install ## serve the documentation site at http://127.0.0.1:8000 (rebuilds on edits)
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs serve
+
 tensorboard: install ## TensorBoard over every run in outputs/
 	$(VENV)/bin/tensorboard --logdir outputs
 
 clean: ## remove caches and build files (keeps .venv and outputs/)
-	rm -rf build dist *.egg-info .pytest_cache .ruff_cache
+	rm -rf build dist site *.egg-info .pytest_cache .ruff_cache
 	find . -name __pycache__ -not -path "./$(VENV)/*" -exec rm -rf {} +
 
-.PHONY: help install train test test-full test-slurm benchmark benchmark-spaces benchmark-mujoco bench bench-memory bench-sweep lint tensorboard clean
+.PHONY: help install train test test-full test-slurm benchmark benchmark-spaces benchmark-mujoco benchmark-minatar bench bench-memory bench-sweep lint docs docs-serve tensorboard clean
