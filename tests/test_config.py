@@ -177,6 +177,37 @@ def test_spaces_suite_composes_and_its_envs_are_what_the_presets_say():
         assert (spaces.layout is not None) == layout and spaces.action_mask_dim == mask
 
 
+def test_minatar_suite_is_five_games_under_one_protocol_and_one_set_of_settings():
+    """sweep=benchmark_minatar: the MinAtar paper's protocol (v0: all 6 actions, sticky
+    actions 0.1, 5M frames = 5M agent steps) and env=minatar_breakout's settings for all."""
+    pytest.importorskip("minatar")
+    import gymnasium as gym
+
+    from a2c_cli.envs.factory import register_namespace
+
+    cfg = compose_config(["sweep=benchmark_minatar"], with_hydra=True)
+    assert cfg.hydra.sweep.dir == "outputs/benchmark/minatar"
+    assert cfg.hydra.sweeper.params.seed == "range(5)" and cfg.hydra.launcher.n_jobs == 2
+    presets = cfg.hydra.sweeper.params.env.split(",")
+    shared = OmegaConf.to_container(compose_config(["env=minatar_breakout"]))
+    games = set()
+    for preset in presets:
+        config = OmegaConf.to_container(compose_config([f"env={preset}"]))
+        validate(to_config(compose_config([f"env={preset}"])))
+        env_id = config["env"].pop("id")
+        assert env_id.startswith("MinAtar/") and env_id.endswith("-v0"), env_id
+        assert {**config, "env": None} == {**shared, "env": None}
+        assert config["env"] == {k: v for k, v in shared["env"].items() if k != "id"}
+        assert config["total_timesteps"] == 5_000_000
+        register_namespace(env_id)
+        env = gym.make(env_id)
+        assert env.unwrapped.game.sticky_action_prob == 0.1 and env.action_space.n == 6
+        env.close()
+        games.add(env_id)
+    assert games == {f"MinAtar/{g}-v0" for g in ("Asterix", "Breakout", "Freeway", "Seaquest",
+                                                  "SpaceInvaders")}
+
+
 @pytest.mark.parametrize("overrides, says", [
     (["env=cartpole", "network.log_std_min=-1.0"], "has discrete actions"),
     (["env=pendulum", "network.log_std_min=nan"], "give a finite number"),
