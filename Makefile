@@ -78,6 +78,9 @@ docs: install ## build the documentation site into site/ (strict: a broken link 
 docs-serve: install ## serve the documentation site at http://127.0.0.1:8000 (rebuilds on edits)
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs serve
 
+docs-screenshots: install ## retake the docs' TensorBoard screenshots (a small real sweep; needs chromium)
+	$(PY) docs/scripts/tensorboard_screenshots.py
+
 tensorboard: install ## TensorBoard over every run in outputs/
 	$(VENV)/bin/tensorboard --logdir outputs
 
@@ -85,4 +88,4 @@ clean: ## remove caches and build files (keeps .venv and outputs/)
 	rm -rf build dist site *.egg-info .pytest_cache .ruff_cache
 	find . -name __pycache__ -not -path "./$(VENV)/*" -exec rm -rf {} +
 
-.PHONY: help install train test test-full test-slurm benchmark benchmark-spaces benchmark-mujoco benchmark-minatar bench bench-memory bench-sweep lint docs docs-serve tensorboard clean
+.PHONY: help install train test test-full test-slurm benchmark benchmark-spaces benchmark-mujoco benchmark-minatar bench bench-memory bench-sweep lint docs docs-serve docs-screenshots tensorboard clean
