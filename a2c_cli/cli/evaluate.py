@@ -147,6 +147,8 @@ def load_agent(payload: Dict[str, Any], device_name: str,  # noqa: ANN201
 
 def run(path: Path, opts: Dict[str, Any]) -> Dict[str, Any]:
     """Evaluate; print the table; write eval.json (and videos / plot). Returns the report."""
+    # A wrong path is the commonest mistake: say so before importing torch and gymnasium.
+    ckpt, run_dir = find_checkpoint(path, opts["checkpoint"])
     import numpy as np
     from rich.console import Console
     from rich.table import Table
@@ -162,7 +164,6 @@ def run(path: Path, opts: Dict[str, Any]) -> Dict[str, Any]:
         from a2c_cli.outputs.video import require_video
 
         require_video("video")
-    ckpt, run_dir = find_checkpoint(path, opts["checkpoint"])
     payload = load_checkpoint(ckpt)
     agent, cfg = load_agent(payload, opts["device"], opts["deterministic_action"],
                             opts["wrappers"])
