@@ -50,8 +50,8 @@ class RunLogger:
     def episodes(self, returns: Sequence[float], lengths: Sequence[int],
                  steps: Sequence[int]) -> None:
         for ret, length, step in zip(returns, lengths, steps, strict=True):
-            self.tb.scalar("charts/episodic_return", ret, step)
-            self.tb.scalar("charts/episodic_length", length, step)
+            self.tb.scalars({"charts/episodic_return": ret, "charts/episodic_length": length},
+                            step)
             self.recent_returns.append(ret)
 
     def training(self, losses: Mapping[str, float], lr: float, ent_coef: float, sps: float,

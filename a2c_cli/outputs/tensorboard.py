@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any, Dict, Mapping, Optional, Union
 
+from tensorboard.compat.proto.event_pb2 import Event
+from tensorboard.compat.proto.summary_pb2 import Summary
 from torch.utils.tensorboard import SummaryWriter
 
 from a2c_cli.config import flatten_dict
 
 HParamValue = Union[int, float, str, bool]
+#: Events buffered for the writer thread (the loop never waits for it below this).
+MAX_QUEUE = 10_000
 #: Keys that describe how a run is shown or stored, not what it learns.
 NOT_HPARAMS = ("progress", "log_interval_s", "log_every_steps", "debug", "resume", "plot",
                "checkpoint.", "video.", "eval.every_steps", "eval.episodes")
@@ -22,23 +27,28 @@ class TensorBoardLogger:
                  flush_secs: int = 30) -> None:
         # purge_step: TensorBoard hides events at or after this step from earlier files of
         # the run (what a killed session logged after its last checkpoint).
+        # max_queue: events wait in memory until the writer thread takes them; with the
+        # default of 10 the training loop blocked on it whenever episodes were short.
         self.writer = SummaryWriter(log_dir=str(run_dir), purge_step=purge_step,
-                                    flush_secs=flush_secs)
+                                    flush_secs=flush_secs, max_queue=MAX_QUEUE)
 
     def scalar(self, name: str, value: float, step: int) -> None:
-        self.writer.add_scalar(name, value, step)
+        self.scalars({name: value}, step)
 
     def scalars(self, values: Mapping[str, float], step: int) -> None:
-        for name, value in values.items():
-            self.writer.add_scalar(name, value, step)
+        """All ``values`` at ``step`` as one event (what ``add_scalar`` writes per value:
+        ``simple_value`` summaries). Each event costs a hand-over to the writer thread,
+        the larger part of logging a scalar, so a short episode's two scalars share one."""
+        summary = Summary(value=[Summary.Value(tag=name, simple_value=float(value))
+                                 for name, value in values.items()])
+        self.writer._get_file_writer().add_event(
+            Event(wall_time=time.time(), step=int(step), summary=summary))
 
     def text(self, name: str, text: str) -> None:
         self.writer.add_text(name, text, 0)
 
     def gif(self, tag: str, data: bytes, height: int, width: int, step: int) -> None:
         """An animated GIF in the Images tab (what ``add_video`` does, without moviepy)."""
-        from tensorboard.compat.proto.summary_pb2 import Summary
-
         image = Summary.Image(height=height, width=width, colorspace=3,
                               encoded_image_string=data)
         summary = Summary(value=[Summary.Value(tag=tag, image=image)])
