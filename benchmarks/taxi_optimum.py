@@ -2,13 +2,25 @@
 
 gymnasium's Taxi is deterministic and small (500 states), so its optimal policy is exact:
 finite-horizon value iteration over the env's transition table (200 steps, the time
-limit). This script plays that policy through a2c-cli's own evaluation (the same 100
-episodes, from the same seeds, as the final evaluation of a run with seed s) and prints its
-mean beside the start-state average. A run whose final evaluation equals the optimum on its
-episodes has learnt an optimal policy, whatever gymnasium's threshold of 8 says (the
-optimum's expected return is below it).
+limit). This script plays that policy through a2c-cli's own evaluation (100 episodes from
+the same env seeds as the final evaluation of a run with seed s) and prints its mean beside
+the start-state average (the optimum's expected return, below gymnasium's threshold of 8).
+Taxi's step draws from the env's RNG even when it is deterministic, so only each eval env's
+first episode starts where the run's did; later start states depend on the steps taken,
+and a run can score a little above or below the optimal policy's figure for its seed.
+
+``--runs DIR...`` checks trained runs instead, state by state: for each of the 500 states
+that can occur (and those an optimal policy visits), whether the run's greedy action is
+optimal under Q*, and the expected return of acting greedily once from a start state and
+optimally after.
 
     python benchmarks/taxi_optimum.py [seeds...]      # default: 0 1 2 3 4
+    python benchmarks/taxi_optimum.py --runs outputs/benchmark/spaces/*env=taxi*
+
+``--odds N`` plays the optimal policy through the final evaluations of seeds 0..N-1 and
+prints how often its 100-episode mean reaches gymnasium's threshold of 8.
+
+    python benchmarks/taxi_optimum.py --odds 300
 """
 
 from __future__ import annotations
@@ -65,5 +77,67 @@ def main(seeds: list[int]) -> None:
               f"evaluation's {len(result.returns)} episodes")
 
 
+def closure(env: gym.Env, starts: np.ndarray, actions) -> np.ndarray:  # noqa: ANN001
+    """The states reachable from ``starts`` taking ``actions(state)`` (not past the end)."""
+    seen = starts.copy()
+    frontier = list(np.flatnonzero(starts))
+    while frontier:
+        state = frontier.pop()
+        for action in actions(state):
+            for _p, nxt, _r, done in env.P[state][action]:
+                if not done and not seen[nxt]:
+                    seen[nxt] = True
+                    frontier.append(nxt)
+    return seen
+
+
+def check_runs(run_dirs: list[str]) -> None:
+    """Where each run's greedy policy is optimal (see the module docstring)."""
+    from pathlib import Path
+
+    from a2c_cli.cli.evaluate import find_checkpoint, load_agent
+    from a2c_cli.training.checkpoint import load_checkpoint
+
+    q = optimal_q()
+    env = gym.make("Taxi-v4").unwrapped
+    start = env.initial_state_distrib
+    obs = np.zeros((STATES, STATES + 6), np.float32)  # one-hot state, then the action mask
+    for s in range(STATES):
+        obs[s, s] = 1.0
+        obs[s, STATES:] = env.action_mask(s)
+    reachable = closure(env, start > 0, lambda s: range(6))
+    on_path = closure(env, start > 0, lambda s: [int(q[s].argmax())])
+    for run in run_dirs:
+        ckpt, _ = find_checkpoint(Path(run), None)
+        agent, _cfg = load_agent(load_checkpoint(ckpt), "cpu")
+        with agent.frozen():
+            actions = np.asarray(agent.act(obs, deterministic=True))
+        bad = q.max(1) - q[np.arange(STATES), actions] > 1e-9
+        print(f"{run}: greedy action suboptimal in {bad[reachable].sum()} of "
+              f"{reachable.sum()} reachable states ({bad[on_path].sum()} of the "
+              f"{on_path.sum()} an optimal policy visits; each costs 2); one greedy step "
+              f"from the start: {(start * q[np.arange(STATES), actions]).sum():.3f} "
+              f"(optimal {(start * q.max(1)).sum():.3f})")
+
+
+def threshold_odds(seeds: int, threshold: float = 8.0) -> None:
+    """How often an optimal policy's final evaluation reaches ``threshold``."""
+    q = optimal_q()
+    envs = make_vector_env(EnvConfig(id="Taxi-v4", action_mask_key="action_mask"),
+                           EvalConfig().num_envs)
+    means = np.array([evaluate(OptimalAgent(q), envs, EvalConfig().final_episodes,  # type: ignore[arg-type]
+                               eval_env_seed(seed)).returns.mean() for seed in range(seeds)])
+    envs.close()
+    share = float((means >= threshold).mean())
+    print(f"the optimal policy's final evaluation over seeds 0-{seeds - 1}: mean {means.mean():.3f}"
+          f", std {means.std():.3f}; at or above {threshold:g} on {100 * share:.1f}% of seeds, "
+          f"so on 5 seeds of 5 with odds of about {100 * share ** 5:.2f}%")
+
+
 if __name__ == "__main__":
-    main([int(s) for s in sys.argv[1:]] or [0, 1, 2, 3, 4])
+    if sys.argv[1:2] == ["--runs"]:
+        check_runs(sys.argv[2:])
+    elif sys.argv[1:2] == ["--odds"]:
+        threshold_odds(int(sys.argv[2]))
+    else:
+        main([int(s) for s in sys.argv[1:]] or [0, 1, 2, 3, 4])
