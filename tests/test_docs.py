@@ -83,3 +83,22 @@ def test_preset_reference_shows_every_preset_and_its_values():
         for path in (ROOT / "conf" / group).glob("*.yaml"):
             assert f"### `{group}={path.stem}`" in page
     assert "| `algo.gamma` | `0.995` |" in page.split("### `env=hopper`")[1].split("###")[0]
+
+
+@pytest.mark.parametrize("group", ["env", "network"])
+def test_every_key_a_preset_composes_is_in_the_option_reference(group):
+    """`a2c-train --cfg job` of the default run and of every preset of the groups: each
+    key is a row of the reference, or lies inside a mapping the reference documents as
+    one (env.kwargs: gym.make's keyword arguments)."""
+    from omegaconf import OmegaConf
+
+    from a2c_cli.config import flatten_dict
+
+    page = load_generator().options_page()
+    rows = {line.split("|")[1].strip().strip("`") for line in page.splitlines()
+            if line.startswith("| `")}
+    for path in sorted((ROOT / "conf" / group).glob("*.yaml")):
+        composed = flatten_dict(OmegaConf.to_container(
+            compose_config([f"{group}={path.stem}"])))
+        for key in composed:
+            assert key in rows or key.startswith("env.kwargs."), (path.stem, key)
