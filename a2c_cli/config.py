@@ -91,7 +91,8 @@ class NetworkConfig:
     #: A convolutional torso for image observations, before ``shared``: nature_cnn for
     #: Atari's 84x84 frames, minatar_cnn for small frames (MinAtar's 10x10).
     encoder: str = "none"
-    #: Layer sizes of the trunk the actor and the critic share (``[]``: none, two networks).
+    #: Layer sizes of the trunk the actor and the critic share, after the encoder if any
+    #: (``[]``: none, two separate networks).
     shared: List[int] = field(default_factory=lambda: [64, 64])
     #: Layer sizes of the actor's own head above the trunk (``[]``: a linear head).
     actor: List[int] = field(default_factory=lambda: [32])
@@ -109,17 +110,20 @@ class NetworkConfig:
     #: Initial log standard deviation of the Gaussian policy (continuous actions only).
     log_std_init: float = 0.0
     #: Floor on that log std (None: no floor): sampling, log-probabilities and entropy use
-    #: exp(max(log_std, log_std_min)), so exploration cannot die out.
+    #: exp(max(log_std, log_std_min)) (no gradient below it), so exploration cannot die
+    #: out; must be finite and at most ``log_std_init``.
     log_std_min: Optional[float] = None
     #: Generalized state-dependent exploration (gSDE, Raffin et al. 2022; SB3's use_sde):
     #: the exploration noise is the actor's last hidden features times a random matrix
     #: drawn at the start of each rollout, so it varies smoothly with the state instead of
-    #: jittering every step; ``log_std_init`` then initialises that matrix's log stds.
+    #: jittering every step; ``log_std_init`` then initialises that matrix's log stds
+    #: (rl-zoo uses -2). Continuous actions, on the eager torch backend (auto picks it).
     gsde: bool = False
     #: Score the action the env received (CAPG, Fujita & Maeda 2018): a sample beyond a
     #: bound gets the log-probability of all samples beyond it, log P(a >= high), instead of
     #: its Gaussian density; the policy gradient stays unbiased and has a smaller variance
-    #: where the means push against the bounds.
+    #: where the means push against the bounds. Continuous actions, every backend (the
+    #: NumPy one derives its gradient by hand, tested against autograd), with gSDE too.
     clipped_log_prob: bool = False
 
 
@@ -137,13 +141,15 @@ class AlgoConfig:
     lr: float = 7e-4
     #: constant, or linear: decays to 0 at ``total_timesteps``.
     lr_schedule: str = "constant"
-    #: adam; rmsprop (torch's: eps outside the square root, as SB3's A2C default);
+    #: adam; rmsprop (torch's, alpha 0.99: eps outside the square root, as SB3's A2C);
     #: rmsprop_tf (TensorFlow's: eps inside the root, square average starting at ones, as
-    #: SB3's RMSpropTFLike that rl-zoo's Atari A2C uses).
+    #: SB3's RMSpropTFLike that rl-zoo's Atari A2C uses; tested against it), in the torch,
+    #: compiled, NumPy and graph backends.
     optimizer: str = "adam"
     #: The optimizer's epsilon.
     optimizer_eps: float = 1e-5
-    #: rmsprop_tf only (SB3's RMSpropTFLike option): momentum of the step.
+    #: rmsprop_tf only (SB3's RMSpropTFLike option): momentum of the step (the NumPy
+    #: backend hands the step to torch's with it).
     rmsprop_momentum: float = 0.0
     #: rmsprop_tf only (SB3's RMSpropTFLike option): centre by the running mean of the
     #: gradients.
@@ -189,8 +195,10 @@ class EvalConfig:
     num_envs: int = 8
     #: Act with the policy's most likely action (false: sample, as in training).
     deterministic: bool = True
-    #: Continuous actions: clipped_mean (the Gaussian's mean clipped to the bounds, SB3's)
-    #: or mean_of_clipped (the mean of the clipped action the env gets when sampling).
+    #: Continuous actions: clipped_mean (the Gaussian's mean clipped to the bounds, SB3's
+    #: and rl-zoo's) or mean_of_clipped (E[clip(a)]: the mean of the action the env gets
+    #: when the policy samples, in closed form, also with gSDE). They differ where the std
+    #: is wide and means lie beyond the bounds; also an a2c-eval option.
     deterministic_action: str = "clipped_mean"
 
 
@@ -234,20 +242,24 @@ class Config:
     resume: Optional[str] = None
     #: Seeds Python, NumPy, torch and every env: training env i gets seed + i, evaluation
     #: envs seed + 1000000 + i, the training envs of a session resumed at step s
-    #: seed + 2000000 + s + i, so the sets never share a seed.
+    #: seed + 2000000 + s + i, so the sets never share a seed (at most 1,000,000 envs
+    #: each, checked).
     seed: int = 0
     #: cpu and cuda are always honoured; auto takes the GPU only where it was measured
-    #: faster than the CPU (many envs, or a CNN; see Speed), and the log says why.
+    #: faster than the CPU: a CNN, or num_envs >= 256 (validation.AUTO_CUDA_MIN_ENVS; see
+    #: Speed); the run's log says what it chose and why.
     device: str = "auto"
     #: Training envs stepped side by side.
     num_envs: int = 8
-    #: The budget: agent steps summed over the envs (Atari: 4 frames each).
+    #: The budget: agent steps summed over the envs (Atari: 4 frames each), rounded down
+    #: to whole rollouts.
     total_timesteps: int = 1_000_000
     #: sync: the envs step in this process; async: in worker processes (gymnasium), or
     #: two EnvPool halves, one stepping while the policy acts for the other.
     vec_env: str = "sync"
     #: How acting and the update are computed: numpy (a NumPy twin of the MLP's forward,
-    #: backward and optimizer step; CPU, MLPs only), torch (eager, any device and network),
+    #: backward and optimizer step; CPU, MLPs with silu/relu/tanh/elu and no dropout;
+    #: gradients tested against autograd), torch (eager, any device and network),
     #: compiled (torch.compile), graph (GPU: acting and the update as CUDA graphs); auto =
     #: graph on a GPU, numpy on the CPU where the network allows it, else torch.
     backend: str = "auto"

@@ -358,7 +358,7 @@ def check_environment(cfg: Config) -> None:
 
 
 #: device=auto picks the GPU from this many envs up. Measured on the GPU machine (H200, tuned
-#: LunarLander settings, default network; README, Speed): below it the CPU trains faster.
+#: LunarLander settings, default network; docs: Speed): below it the CPU trains faster.
 AUTO_CUDA_MIN_ENVS = 256
 
 
@@ -369,7 +369,7 @@ def auto_device(num_envs: int, cuda_available: bool, cnn: bool = False) -> tuple
         return "cpu", "no CUDA GPU here"
     if cnn:
         return "cuda", ("a convolutional network: its forward and backward passes, not the "
-                        "per-step overhead, dominate the run (README, Pixels)")
+                        "per-step overhead, dominate the run (docs: Environments, Pixels)")
     if num_envs < AUTO_CUDA_MIN_ENVS:
         return "cpu", (f"{num_envs} envs: below {AUTO_CUDA_MIN_ENVS}, where the GPU was measured "
                        "slower than the CPU for A2C's small networks; device=cuda forces it")

@@ -1,5 +1,5 @@
 """Training steps/s against num_envs, for each env backend, device and learner backend: the
-table README "Speed" keeps for ``device=cpu`` vs ``device=cuda`` (cuda rows only where a GPU
+table docs/speed.md keeps for ``device=cpu`` vs ``device=cuda`` (cuda rows only where a GPU
 is present), with the envs alone (random actions) as the limit.
 
 LunarLander-v3, the tuned ``lunar_discrete`` algorithm settings (n_steps 16). Each cell is

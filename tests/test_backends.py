@@ -262,7 +262,7 @@ def test_numpy_optimizer_step_matches_torch(optimizer):
 
 
 def test_limit_threads_caps_numpy_blas_and_torch():
-    """Side-by-side runs each spun a BLAS thread per core (README, Speed)."""
+    """Side-by-side runs each spun a BLAS thread per core (docs: Speed)."""
     from threadpoolctl import threadpool_info
 
     from a2c_cli.training.runtime import limit_threads

@@ -120,7 +120,7 @@ def test_sigkill_then_resume_has_no_duplicate_steps(tmp_path, subprocess_env):
 
 def test_resume_matches_an_uninterrupted_run(uninterrupted, tmp_path, subprocess_env):
     """Deterministic: stop at 75k (a finished run), resume= to 150k. After a resume the envs
-    start fresh episodes: a different trajectory of the same run (README: measured seeds)."""
+    start fresh episodes: a different trajectory of the same run (docs: Checkpoints)."""
     run_dir = tmp_path / "run"
     a2c_train([*RUN, "total_timesteps=75000", f"hydra.run.dir={run_dir}"],
               subprocess_env)

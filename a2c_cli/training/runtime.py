@@ -2,7 +2,7 @@
 
 Both torch and NumPy's BLAS start a thread per core by default. For A2C's small matrices
 that buys nothing, and with several runs side by side (a sweep on one machine) the BLAS
-threads spin against each other (README, Speed); ``torch_threads`` caps both.
+threads spin against each other (docs: Speed); ``torch_threads`` caps both.
 """
 
 from __future__ import annotations
