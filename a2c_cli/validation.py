@@ -7,21 +7,13 @@ second with one line naming the key, the value and what is allowed.
 from __future__ import annotations
 
 import math
+from functools import reduce
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
 from a2c_cli.config import (
-    ACTIVATIONS,
-    BACKENDS,
-    DETERMINISTIC_ACTIONS,
-    DEVICES,
-    ENCODERS,
-    ENV_BACKENDS,
+    CHOICES,
     MAX_ENVS,
     NUMPY_ACTIVATIONS,
-    OPTIMIZERS,
-    PROGRESS,
-    SCHEDULES,
-    VEC_ENVS,
     Config,
     NetworkConfig,
 )
@@ -56,6 +48,8 @@ def _in_range(key: str, value: float, ok: Callable[[float], bool], text: str) ->
 def validate(cfg: Config) -> None:
     """Raise :class:`ConfigError` for the first invalid value in ``cfg``."""
     a, n, e = cfg.algo, cfg.network, cfg.eval
+    for key, choices in CHOICES.items():
+        _choice(key, reduce(getattr, key.split("."), cfg), choices)
     _in_range("num_envs", cfg.num_envs, lambda x: 1 <= x <= MAX_ENVS,
               f"must be in [1, {MAX_ENVS}]")
     _at_least("algo.n_steps", a.n_steps, 1)
@@ -70,9 +64,6 @@ def validate(cfg: Config) -> None:
     _in_range("algo.ent_coef", a.ent_coef, lambda x: x >= 0, "must be >= 0")
     _in_range("algo.ema_decay", a.ema_decay, lambda x: 0 <= x < 1,
               "must be in [0, 1) (0 turns weight averaging off; e.g. 0.999)")
-    _choice("algo.lr_schedule", a.lr_schedule, SCHEDULES)
-    _choice("algo.ent_schedule", a.ent_schedule, SCHEDULES)
-    _choice("algo.optimizer", a.optimizer, OPTIMIZERS)
     _in_range("algo.rmsprop_momentum", a.rmsprop_momentum, lambda x: 0 <= x < 1,
               "must be in [0, 1)")
     _check(a.optimizer == "rmsprop_tf" or (a.rmsprop_momentum == 0 and not a.rmsprop_centered),
@@ -86,7 +77,6 @@ def validate(cfg: Config) -> None:
         cfg.total_timesteps,
         f"must be >= num_envs * algo.n_steps = {batch} (one update)",
     )
-    _choice("network.activation", n.activation, ACTIVATIONS)
     _in_range("network.dropout", n.dropout, lambda x: 0 <= x < 1, "must be in [0, 1)")
     for key, sizes in (("network.shared", n.shared), ("network.actor", n.actor),
                        ("network.critic", n.critic)):
@@ -104,14 +94,9 @@ def validate(cfg: Config) -> None:
     _at_least("eval.final_episodes", e.final_episodes, 0)
     _in_range("eval.num_envs", e.num_envs, lambda x: 1 <= x <= MAX_ENVS,
               f"must be in [1, {MAX_ENVS}]")
-    _choice("eval.deterministic_action", e.deterministic_action, DETERMINISTIC_ACTIONS)
     _at_least("checkpoint.every_steps", cfg.checkpoint.every_steps, 0)
     _at_least("video.count", cfg.video.count, 1)
     _at_least("video.fps", cfg.video.fps, 1)
-    _choice("device", cfg.device, DEVICES)
-    _choice("vec_env", cfg.vec_env, VEC_ENVS)
-    _choice("env.backend", cfg.env.backend, ENV_BACKENDS)
-    _choice("backend", cfg.backend, BACKENDS)
     if cfg.backend == "numpy":
         reason = numpy_unsupported_reason(n)
         _check(reason is None, "backend", cfg.backend,
@@ -124,13 +109,11 @@ def validate(cfg: Config) -> None:
            "vec_env", cfg.vec_env,
            "with env.backend=envpool, async steps half the envs while the policy acts for "
            "the other half, so it needs num_envs >= 2; use vec_env=sync")
-    _choice("progress", cfg.progress, PROGRESS)
     _at_least("torch_threads", cfg.torch_threads, 0)
     _at_least("log_every_steps", cfg.log_every_steps, 1)
     _positive("log_interval_s", cfg.log_interval_s)
     if cfg.env.max_episode_steps is not None:
         _at_least("env.max_episode_steps", cfg.env.max_episode_steps, 1)
-    _choice("network.encoder", n.encoder, ENCODERS)
     check_wrapper_specs(cfg)
     key = cfg.env.action_mask_key
     if key is not None:
