@@ -9,8 +9,8 @@ Taxi's step draws from the env's RNG even when it is deterministic, so only each
 first episode starts where the run's did; later start states depend on the steps taken,
 and a run can score a little above or below the optimal policy's figure for its seed.
 
-``--runs DIR...`` checks trained runs instead, state by state: for each of the 500 states
-that can occur (and those an optimal policy visits), whether the run's greedy action is
+``--runs DIR...`` checks trained runs instead, state by state: for each state that can
+occur (and each one an optimal policy visits), whether the run's greedy action is
 optimal under Q*, and the expected return of acting greedily once from a start state and
 optimally after.
 
@@ -63,18 +63,23 @@ class OptimalAgent:
         return contextlib.nullcontext()
 
 
+def optimal_final_eval(q: np.ndarray, envs: gym.vector.VectorEnv, seed: int) -> np.ndarray:
+    """The optimal policy's returns over the final evaluation of a run with ``seed``."""
+    return evaluate(OptimalAgent(q), envs, EvalConfig().final_episodes,  # type: ignore[arg-type]
+                    eval_env_seed(seed)).returns
+
+
 def main(seeds: list[int]) -> None:
     q = optimal_q()
     start = gym.make("Taxi-v4").unwrapped.initial_state_distrib
     print(f"optimal expected return over Taxi's start states: {(start * q.max(1)).sum():.3f}")
     env_cfg = EnvConfig(id="Taxi-v4", action_mask_key="action_mask")
-    episodes = EvalConfig().final_episodes
     for seed in seeds:
         envs = make_vector_env(env_cfg, EvalConfig().num_envs)
-        result = evaluate(OptimalAgent(q), envs, episodes, eval_env_seed(seed))  # type: ignore[arg-type]
+        returns = optimal_final_eval(q, envs, seed)
         envs.close()
-        print(f"seed {seed}: the optimal policy scores {result.returns.mean():.2f} on the final "
-              f"evaluation's {len(result.returns)} episodes")
+        print(f"seed {seed}: the optimal policy scores {returns.mean():.2f} on the final "
+              f"evaluation's {len(returns)} episodes")
 
 
 def closure(env: gym.Env, starts: np.ndarray, actions) -> np.ndarray:  # noqa: ANN001
@@ -112,10 +117,12 @@ def check_runs(run_dirs: list[str]) -> None:
         agent, _cfg = load_agent(load_checkpoint(ckpt), "cpu")
         with agent.frozen():
             actions = np.asarray(agent.act(obs, deterministic=True))
-        bad = q.max(1) - q[np.arange(STATES), actions] > 1e-9
+        loss = q.max(1) - q[np.arange(STATES), actions]
+        bad = loss > 1e-9
         print(f"{run}: greedy action suboptimal in {bad[reachable].sum()} of "
               f"{reachable.sum()} reachable states ({bad[on_path].sum()} of the "
-              f"{on_path.sum()} an optimal policy visits; each costs 2); one greedy step "
+              f"{on_path.sum()} an optimal policy visits; the costliest loses "
+              f"{loss[reachable].max():g}); one greedy step "
               f"from the start: {(start * q[np.arange(STATES), actions]).sum():.3f} "
               f"(optimal {(start * q.max(1)).sum():.3f})")
 
@@ -125,8 +132,7 @@ def threshold_odds(seeds: int, threshold: float = 8.0) -> None:
     q = optimal_q()
     envs = make_vector_env(EnvConfig(id="Taxi-v4", action_mask_key="action_mask"),
                            EvalConfig().num_envs)
-    means = np.array([evaluate(OptimalAgent(q), envs, EvalConfig().final_episodes,  # type: ignore[arg-type]
-                               eval_env_seed(seed)).returns.mean() for seed in range(seeds)])
+    means = np.array([optimal_final_eval(q, envs, seed).mean() for seed in range(seeds)])
     envs.close()
     share = float((means >= threshold).mean())
     print(f"the optimal policy's final evaluation over seeds 0-{seeds - 1}: mean {means.mean():.3f}"

@@ -207,4 +207,4 @@ def on_pre_build(config: Any) -> None:  # noqa: ARG001 - mkdocs' hook signature
 if __name__ == "__main__":
     sys.path.insert(0, str(ROOT))
     write_pages()
-    print(f"wrote {', '.join(str(p.relative_to(ROOT)) for p in pages())}")
+    print(f"wrote {PAGES.relative_to(ROOT)}/options.md and presets.md")
