@@ -19,11 +19,9 @@ Protocol, one JSON object per line: request ``{"script", "args", "env", "cwd", "
 
 from __future__ import annotations
 
-import atexit
 import json
 import os
 import sys
-import threading
 from importlib.metadata import entry_points
 from pathlib import Path
 
@@ -76,34 +74,7 @@ def run_child(request: dict, set_on_import: dict) -> None:
     sys.argv = [script, *request["args"]]
     sys.path[0] = str(Path(script).parent)  # what a console script's interpreter has
     (entry,) = entry_points(group="console_scripts", name=Path(script).name)
-    try:
-        code = entry.load()()
-    except SystemExit as exc:
-        code = exc.code
-    except BaseException:  # as the interpreter reports an uncaught exception
-        sys.excepthook(*sys.exc_info())
-        code = 1
-    exit_as_the_interpreter(code)
-
-
-def exit_as_the_interpreter(code: object) -> None:
-    """End the child as ``sys.exit(code)`` ends an interpreter: wait for its non-daemon
-    threads, run its exit handlers, flush, then exit with the code, without tearing the
-    preloaded modules down (torch's teardown alone takes most of a second, which a fresh
-    interpreter that failed before importing torch never pays)."""
-    if code is not None and not isinstance(code, int):
-        print(code, file=sys.stderr)
-        code = 1
-    for thread in threading.enumerate():
-        if thread is not threading.main_thread() and not thread.daemon:
-            thread.join()
-    atexit._run_exitfuncs()
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except (OSError, ValueError):
-            pass
-    os._exit(code or 0)
+    sys.exit(entry.load()())  # the interpreter exits as the console script would
 
 
 def main() -> None:
