@@ -98,9 +98,6 @@ class CliZygote:
                         "TORCH", "CUDA", "MALLOC", "NUMEXPR_")
 
     def __init__(self) -> None:
-        import threading
-
-        self.busy = threading.Lock()  # one request at a time; a concurrent one runs fresh
         self.proc: Optional[subprocess.Popen] = None
         self.env: dict = {}
         self.pending = b""
@@ -148,20 +145,11 @@ class CliZygote:
     def run(self, script: str, args: list[str], env: dict, cwd: Optional[Path],
             timeout: float) -> Optional[subprocess.CompletedProcess]:
         """The script's run, forked; None where it must be a fresh interpreter."""
-        if os.environ.get("A2C_TEST_FORK") == "0" or Path(script).parent != BIN:
-            return None
-        if not self.busy.acquire(blocking=False):
-            return None
-        try:
-            return self._run(script, args, env, cwd, timeout)
-        finally:
-            self.busy.release()
-
-    def _run(self, script: str, args: list[str], env: dict, cwd: Optional[Path],
-             timeout: float) -> Optional[subprocess.CompletedProcess]:
         import json
         import signal
 
+        if os.environ.get("A2C_TEST_FORK") == "0" or Path(script).parent != BIN:
+            return None
         if self.proc is None or self.proc.poll() is not None:
             self._start()
         if self._startup(env) != self._startup(self.env):
