@@ -70,14 +70,9 @@ def shipped_cartpole_root(tmp_path_factory) -> Path:
 
 def run_cli(script: str, args: list[str], env: Optional[dict] = None, cwd: Path | None = None,
             check: bool = True, timeout: float = 600) -> subprocess.CompletedProcess:
-    """A console script in a process of its own: for exit codes, signals, console output,
-    Hydra. Forked from :mod:`tests.cli_zygote` where that is the same as a fresh process
-    (``A2C_TEST_FORK=0``: always a fresh interpreter)."""
-    env = env or quiet_env()
-    proc = _ZYGOTE.run(script, args, env, cwd, timeout)
-    if proc is None:
-        proc = subprocess.run([script, *args], env=env, cwd=cwd, capture_output=True,
-                              text=True, timeout=timeout)
+    """A console script in a subprocess: for exit codes, signals, console output, Hydra."""
+    proc = subprocess.run([script, *args], env=env or quiet_env(), cwd=cwd,
+                          capture_output=True, text=True, timeout=timeout)
     if check and proc.returncode != 0:
         raise AssertionError(f"{Path(script).name} failed ({proc.returncode}):\n{proc.stdout}\n"
                              f"{proc.stderr}")
@@ -87,91 +82,6 @@ def run_cli(script: str, args: list[str], env: Optional[dict] = None, cwd: Path 
 def a2c_train(args: list[str], env: Optional[dict] = None, cwd: Path | None = None,
               check: bool = True) -> subprocess.CompletedProcess:
     return run_cli(A2C_TRAIN, args, env, cwd, check)
-
-
-class CliZygote:
-    """This worker's :mod:`tests.cli_zygote`, started on first use."""
-
-    #: Variables read when the interpreter or a library starts: a request that sets them
-    #: otherwise than the zygote had them gets a fresh interpreter.
-    STARTUP_PREFIXES = ("PYTHON", "LD_", "OMP_", "OPENBLAS_", "MKL_", "KMP_", "GOTO_",
-                        "TORCH", "CUDA", "MALLOC", "NUMEXPR_")
-
-    def __init__(self) -> None:
-        self.proc: Optional[subprocess.Popen] = None
-        self.env: dict = {}
-        self.pending = b""
-        self.tmp: Optional[Path] = None
-
-    def _startup(self, env: dict) -> dict:
-        return {k: v for k, v in env.items() if k.startswith(self.STARTUP_PREFIXES)}
-
-    def _start(self) -> None:
-        import atexit
-        import shutil
-        import tempfile
-
-        self.env = quiet_env()
-        self.tmp = Path(tempfile.mkdtemp(prefix="cli_zygote_"))
-        self.pending = b""
-        with open(self.tmp / "zygote.log", "wb") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, str(Path(__file__).with_name("cli_zygote.py"))],
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, env=self.env,
-                cwd=self.tmp)
-        atexit.register(shutil.rmtree, self.tmp, ignore_errors=True)
-        atexit.register(self.proc.kill)
-
-    def _line(self, timeout: Optional[float]) -> Optional[dict]:
-        """The zygote's next reply, or None if none came within ``timeout`` seconds."""
-        import json
-        import select
-        import time
-
-        assert self.proc is not None and self.proc.stdout is not None
-        fd, deadline = self.proc.stdout.fileno(), None if timeout is None else \
-            time.monotonic() + timeout
-        while b"\n" not in self.pending:
-            wait = None if deadline is None else max(deadline - time.monotonic(), 0)
-            if not select.select([fd], [], [], wait)[0]:
-                return None
-            chunk = os.read(fd, 65536)
-            if not chunk:
-                raise RuntimeError(f"cli_zygote ended: {(self.tmp / 'zygote.log').read_text()}")
-            self.pending += chunk
-        line, self.pending = self.pending.split(b"\n", 1)
-        return json.loads(line)
-
-    def run(self, script: str, args: list[str], env: dict, cwd: Optional[Path],
-            timeout: float) -> Optional[subprocess.CompletedProcess]:
-        """The script's run, forked; None where it must be a fresh interpreter."""
-        import json
-        import signal
-
-        if os.environ.get("A2C_TEST_FORK") == "0" or Path(script).parent != BIN:
-            return None
-        if self.proc is None or self.proc.poll() is not None:
-            self._start()
-        if self._startup(env) != self._startup(self.env):
-            return None
-        assert self.proc is not None and self.proc.stdin is not None and self.tmp is not None
-        out, err = self.tmp / "stdout", self.tmp / "stderr"
-        request = {"script": script, "args": [str(a) for a in args], "env": env,
-                   "cwd": str(cwd or os.getcwd()), "stdout": str(out), "stderr": str(err)}
-        self.proc.stdin.write((json.dumps(request) + "\n").encode())
-        self.proc.stdin.flush()
-        pid = self._line(60)["pid"]  # type: ignore[index]
-        reply = self._line(timeout)
-        if reply is None:
-            os.kill(pid, signal.SIGKILL)
-            self._line(None)
-            raise subprocess.TimeoutExpired([script, *args], timeout, out.read_text(),
-                                            err.read_text())
-        return subprocess.CompletedProcess([script, *args], reply["returncode"],
-                                           out.read_text(), err.read_text())
-
-
-_ZYGOTE = CliZygote()
 
 
 def quiet_env() -> dict:

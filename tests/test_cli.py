@@ -156,24 +156,3 @@ def test_bad_input_is_one_line_exit_2_no_traceback(tmp_path, subprocess_env, ove
     assert "Traceback" not in proc.stderr + proc.stdout
     error_lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
     assert len(error_lines) == 1 and key in error_lines[0], proc.stderr
-
-
-def test_forked_console_scripts_behave_as_fresh_interpreters(tmp_path, subprocess_env,
-                                                              monkeypatch):
-    """run_cli forks most runs from tests/cli_zygote.py: the same exit code, output lines
-    and training result as a console script started in a fresh interpreter."""
-    from . import conftest
-
-    run = ["env=cartpole", "total_timesteps=600", "eval.every_steps=0",
-           "eval.final_episodes=2", "plot=false"]
-    results = {}
-    for mode in ("1", "0"):
-        monkeypatch.setenv("A2C_TEST_FORK", mode)
-        bad = a2c_train(["algo.lr=-1"], subprocess_env, cwd=tmp_path, check=False)
-        a2c_train([*run, f"hydra.run.dir={tmp_path / mode}"], subprocess_env, cwd=tmp_path)
-        metrics = json.loads((tmp_path / mode / "metrics.json").read_text())
-        results[mode] = bad.returncode, bad.stderr, metrics["final_eval_mean_return"]
-        if mode == "1":
-            assert conftest._ZYGOTE.proc is not None and conftest._ZYGOTE.proc.poll() is None
-    assert results["1"] == results["0"]
-    assert results["1"][0] == 2 and results["1"][1].startswith("a2c-train: error: algo.lr")
