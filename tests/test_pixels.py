@@ -68,28 +68,6 @@ def test_cnn_policies_scale_pixels_and_reorder_channels(encoder, shape):
         assert net.encoder.out_dim == 512
 
 
-def test_the_nature_cnn_convolves_channels_last_on_the_cpu_with_the_same_gradients():
-    spaces = describe_spaces(gym.spaces.Box(0, 255, (4, 84, 84), np.uint8), DISCRETE)
-    net = ActorCritic(spaces, NetworkConfig(encoder="nature_cnn", shared=[], actor=[],
-                                            critic=[], activation="relu", layer_norm=False))
-    seen = []
-    net.encoder.net[0].register_forward_pre_hook(lambda _, args: seen.append(args[0]))
-    obs = torch.randint(0, 256, (6, 4, 84, 84), dtype=torch.uint8)
-    params, values = net(obs)
-    assert seen[0].is_contiguous(memory_format=torch.channels_last)
-    (params.sum() + values.sum()).backward()
-    fast = [p.grad.clone() for p in net.parameters()]
-    net.zero_grad()
-    # The reference: the same pixels, channels-first, through the same layers.
-    h = net.trunk(net.encoder.net(obs.float() / 255))
-    ref_params = net.policy_out(net.actor_body(h))
-    ref_values = net.value_out(net.critic_body(h)).squeeze(-1)
-    (ref_params.sum() + ref_values.sum()).backward()
-    torch.testing.assert_close(params, ref_params)
-    for grad, param in zip(fast, net.parameters(), strict=True):
-        torch.testing.assert_close(grad, param.grad, rtol=1e-4, atol=1e-6)
-
-
 def test_a_cnn_policy_learns_minatar_breakout(tmp_path):
     """The MinAtar preset (CNN, uint8 rollouts) in this process: 100k steps lift the final
     evaluation well above random play's ~0.5 (deterministic, 20 episodes)."""

@@ -36,11 +36,6 @@ def minatar_cnn(channels: int) -> nn.Sequential:
 #: The network for each name in :data:`a2c_cli.config.ENCODERS` but "none".
 ENCODER_BUILDERS = {"nature_cnn": nature_cnn, "minatar_cnn": minatar_cnn}
 
-#: Encoders whose input is laid out channels-last on the CPU, where oneDNN's convolutions
-#: (the backward above all) run faster on it; MinAtar's one small convolution gains nothing,
-#: so its arithmetic is left as it was (docs: Speed, benchmarks/bench_pixels.py).
-CHANNELS_LAST_ON_CPU = frozenset({"nature_cnn"})
-
 
 class ImageEncoder(nn.Module):
     """Scale, reorder to channels-first, convolve, flatten."""
@@ -50,7 +45,6 @@ class ImageEncoder(nn.Module):
         super().__init__()
         self.channels_first = channels_first
         self.scale = 1.0 / pixel_high
-        self.channels_last_on_cpu = name in CHANNELS_LAST_ON_CPU
         self.net = ENCODER_BUILDERS[name](chw[0]) if name != "none" else nn.Flatten()
         with torch.no_grad():  # materialise lazy layers and learn the output size
             self.out_dim = int(self.net(torch.zeros(1, *chw)).shape[-1])
@@ -63,9 +57,7 @@ class ImageEncoder(nn.Module):
     def forward(self, obs: Tensor) -> Tensor:
         x = obs.float() * self.scale
         if not self.channels_first:
-            x = x.permute(0, 3, 1, 2)  # of (N, H, W, C) rows: already channels-last strides
-        if self.channels_last_on_cpu and x.device.type == "cpu":
-            x = x.contiguous(memory_format=torch.channels_last)
+            x = x.permute(0, 3, 1, 2)
         return self.net(x)
 
 
