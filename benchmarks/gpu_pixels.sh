@@ -16,7 +16,8 @@ echo 'import envpool.atari.registration' >> /tmp/site/envpool/entry.py
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader
 runs=/tmp/pixels; rm -rf $runs; mkdir -p $runs; pids=()
 for game in pong breakout; do
-  a2c-train env=$game env.backend=envpool vec_env=async progress=plain log_interval_s=60 \
+  a2c-train env=$game env.backend=envpool vec_env=async torch_threads=1 progress=plain \
+    log_interval_s=60 \
     hydra.run.dir=$runs/$game > $runs/$game.out 2>&1 & pids+=($!)
 done
 while ((SECONDS < deadline - 20)) && kill -0 "${pids[@]}" 2>/dev/null; do sleep 5; done
