@@ -23,6 +23,7 @@ from a2c_cli.validation import check_environment, validate
 
 from .conftest import (
     A2C_EVAL,
+    QUICK,
     REPO,
     a2c_train,
     compose_config,
@@ -119,7 +120,7 @@ def test_a_masked_policy_learns_and_a2c_eval_replays_it(tmp_path, subprocess_env
     training, the final evaluation or a2c-eval; it learns the paying legal action (eager
     torch here; the CUDA-graph backend in test_graph_backend)."""
     run = tmp_path / "run"
-    m = train_in_process(["env=cartpole", f"env.id={LEGAL_MOVES}", "env.action_mask_key=legal",
+    m = train_in_process([*QUICK, f"env.id={LEGAL_MOVES}", "env.action_mask_key=legal",
                           "total_timesteps=12000", "eval.every_steps=0",
                           "eval.final_episodes=10"], run)
     assert m["status"] == "completed" and m["final_eval_mean_return"] >= 15, m

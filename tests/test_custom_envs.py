@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from .conftest import A2C_EVAL, a2c_train, run_cli, train_in_process
+from .conftest import A2C_EVAL, QUICK, a2c_train, run_cli, train_in_process
 
 TIME_AWARE = "env.wrappers=[{_target_:gymnasium.wrappers.TimeAwareObservation}]"
 #: What a user writes: an env registered on import, and a wrapper of their own.
@@ -79,7 +79,7 @@ def test_a_module_in_the_working_directory_needs_no_pythonpath(tmp_path, subproc
     (tmp_path / "my_envs.py").write_text(MY_ENVS)
     env = {k: v for k, v in subprocess_env.items() if k != "PYTHONPATH"}
     run = tmp_path / "run"
-    a2c_train(["env=cartpole", "env.id=my_envs:Corridor-v0", "total_timesteps=4000",
+    a2c_train([*QUICK, "env.id=my_envs:Corridor-v0", "total_timesteps=4000",
                "eval.every_steps=0", "eval.final_episodes=3", "plot=false", "env.check=true",
                "env.wrappers=[{_target_:my_envs.Double,factor:3.0}]", f"hydra.run.dir={run}"],
               env, cwd=tmp_path)

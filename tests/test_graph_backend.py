@@ -24,7 +24,7 @@ from a2c_cli.training.optim import make_optimizer, portable_state_dict, set_lear
 from a2c_cli.training.rollout import RolloutBuffer
 from a2c_cli.training.torch_backend import TorchBackend
 
-from .conftest import compose_config, to_config, train_in_process
+from .conftest import QUICK, compose_config, to_config, train_in_process
 
 T, N, OBS, ACTIONS = 5, 8, 8, 4
 #: The graph kinds here: the stand-in everywhere, real CUDA graphs with a GPU.
@@ -406,7 +406,7 @@ def test_the_graphs_take_multi_actions_and_packed_dicts_and_learn(tmp_path, env_
     last columns): each graph captured once, and each task, which only a policy reading
     every entry and setting every component solves, is learnt (random play: 4.7 and 8 of
     16; an illegal action of LegalMoves raises)."""
-    trainer, metrics = graph_run(tmp_path, ["env=cartpole", f"env.id={env_id}", *extra,
+    trainer, metrics = graph_run(tmp_path, [*QUICK, f"env.id={env_id}", *extra,
                                             "network.encoder=none", "total_timesteps=16000",
                                             "eval.every_steps=0", "eval.final_episodes=10",
                                             "plot=false"])

@@ -21,7 +21,7 @@ from a2c_cli.envs.packing import PackedBox
 from a2c_cli.envs.spaces import describe_spaces
 from a2c_cli.training.rollout import RolloutBuffer
 
-from .conftest import A2C_EVAL, REPO, a2c_train, run_cli, train_in_process
+from .conftest import A2C_EVAL, QUICK, REPO, a2c_train, run_cli, train_in_process
 
 IMAGE_AND_VECTOR = "tests.fault_envs:ImageAndVector-v0"
 
@@ -123,7 +123,7 @@ def test_multi_spaces_learn_resume_and_replay_in_a2c_eval(tmp_path, env_id, extr
     """Each task is only solvable by a policy that reads every observation entry and sets
     every action component: above the floor, the arithmetic is right end to end."""
     run = tmp_path / "run"
-    common = ["env=cartpole", f"env.id={env_id}", "eval.every_steps=0",
+    common = [*QUICK, f"env.id={env_id}", "eval.every_steps=0",
               "eval.final_episodes=10", *extra]
     m = train_in_process([*common, "total_timesteps=16000"], run)
     assert m["status"] == "completed" and m["final_eval_mean_return"] >= floor, m

@@ -13,7 +13,7 @@ from a2c_cli.envs.factory import make_env_fn, probe_spaces
 from a2c_cli.envs.spaces import observation_wrapper
 from a2c_cli.errors import UnsupportedEnvError
 
-from .conftest import A2C_EVAL, REPO, a2c_train, run_cli, train_in_process
+from .conftest import A2C_EVAL, QUICK, REPO, a2c_train, run_cli, train_in_process
 
 SHORT = ["total_timesteps=3000", "eval.every_steps=0", "eval.final_episodes=5"]
 
@@ -69,7 +69,7 @@ def test_discrete_observation_envs_train_checkpoint_resume_and_evaluate(tmp_path
 def test_shifted_discrete_actions_reach_the_env_with_their_start(tmp_path):
     """The env raises on an action outside Discrete(3, start=-1): a run that sent policy
     indices 0..2 as they are would fail at the first action 2; this one learns to climb."""
-    m = train_in_process(["env=cartpole", "env.id=tests.fault_envs:ShiftedSpaces-v0",
+    m = train_in_process([*QUICK, "env.id=tests.fault_envs:ShiftedSpaces-v0",
                           "total_timesteps=20000", "eval.every_steps=0",
                           "eval.final_episodes=10"], tmp_path / "run")
     assert m["final_eval_mean_return"] == pytest.approx(1.0)
