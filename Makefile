@@ -35,7 +35,10 @@ PYTEST := $(PY) -m pytest -q -n $(WORKERS) --dist loadgroup
 test: install ## fast test suite (real envs, real training runs, a few minutes)
 	$(PYTEST)
 
-test-full: install ## everything but Slurm, including the slow LunarLander solve checks
+test-slow: install ## the longer checks (sweeps and many runs in real processes, multi-seed runs); CI runs them too
+	$(PYTEST) -m slow
+
+test-full: install ## everything but Slurm: the fast and slow suites and the LunarLander/Taxi solve checks
 	$(PYTEST) -m "not slurm"
 
 SLURM ?= ../shared/slurm/local-slurm.sh
@@ -88,4 +91,4 @@ clean: ## remove caches and build files (keeps .venv and outputs/)
 	rm -rf build dist site *.egg-info .pytest_cache .ruff_cache
 	find . -name __pycache__ -not -path "./$(VENV)/*" -exec rm -rf {} +
 
-.PHONY: help install train test test-full test-slurm benchmark benchmark-spaces benchmark-mujoco benchmark-minatar bench bench-memory bench-sweep lint docs docs-serve docs-screenshots tensorboard clean
+.PHONY: help install train test test-slow test-full test-slurm benchmark benchmark-spaces benchmark-mujoco benchmark-minatar bench bench-memory bench-sweep lint docs docs-serve docs-screenshots tensorboard clean

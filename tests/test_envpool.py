@@ -148,6 +148,7 @@ def test_missing_envpool_is_a_config_error(monkeypatch):
         check_environment(cfg)
 
 
+@pytest.mark.slow  # four 150k-step runs (make test-slow)
 @pytest.mark.xdist_group("shipped_cartpole")
 def test_both_backends_train_cartpole_to_the_same_level(shipped_cartpole_root):
     """The shipped CartPole settings, seeds 0 and 1, on each backend."""

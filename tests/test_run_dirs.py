@@ -22,6 +22,7 @@ TINY = ["env=cartpole", "total_timesteps=400", "eval.every_steps=0", "eval.final
         "plot=false", "progress=none"]
 
 
+@pytest.mark.slow  # ten a2c-train processes at once (make test-slow)
 def test_ten_runs_started_together_get_ten_directories(tmp_path, subprocess_env):
     procs = [subprocess.Popen([A2C_TRAIN, *TINY, f"seed={seed}"], cwd=tmp_path,
                               env=subprocess_env, stdout=subprocess.DEVNULL,
@@ -148,6 +149,7 @@ def test_lock_file_of_a_killed_run_is_taken_over_by_resume(tmp_path, subprocess_
     assert json.loads((run_dir / "metrics.json").read_text())["status"] == "completed"
 
 
+@pytest.mark.slow  # two sweeps of 40k-step jobs in real processes (make test-slow)
 def test_a_killed_sweep_worker_fails_the_sweep_and_a_rerun_runs_only_the_missing_jobs(
         tmp_path, subprocess_env):
     sweep = tmp_path / "sweep"

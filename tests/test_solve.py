@@ -22,7 +22,7 @@ def test_cartpole_defaults_reach_475(shipped_cartpole_root):
     assert m["final_eval_mean_return"] >= 475 and m["solved"], m
 
 
-@pytest.mark.slow
+@pytest.mark.solve
 @pytest.mark.parametrize("env_name", ["lunar_discrete", "lunar_continuous"])
 def test_lunar_lander_defaults_solve(tmp_path, subprocess_env, env_name):
     m = solve(tmp_path, subprocess_env, env_name, seed=0)
@@ -30,7 +30,7 @@ def test_lunar_lander_defaults_solve(tmp_path, subprocess_env, env_name):
     assert m["final_eval_mean_return"] >= 200 and m["solved"], m
 
 
-@pytest.mark.slow
+@pytest.mark.solve
 def test_taxi_preset_drives_near_the_optimum(tmp_path):
     """env=taxi (legal-action masks): an optimal policy's expected return is 7.93 (below
     gymnasium's threshold of 8; benchmarks/taxi_optimum.py); without the masks A2C settles

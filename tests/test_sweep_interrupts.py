@@ -114,6 +114,7 @@ def test_ctrl_c_to_the_sweep_then_the_same_command_resumes_it(tmp_path, subproce
         assert metrics(job)["train_time_s"] > first_time[job.name]  # the clock continued
 
 
+@pytest.mark.slow  # two sweeps of real processes each (make test-slow)
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_a_signal_to_the_launcher_alone_stops_the_whole_sweep(tmp_path, subprocess_env, sig):
     """What a supervisor or `timeout` sends: the running jobs save last.pt and stop, the
@@ -157,6 +158,7 @@ def test_a_signal_to_the_launcher_alone_stops_the_whole_sweep(tmp_path, subproce
     assert metrics(third)["status"] == "completed"
 
 
+@pytest.mark.slow  # a sweep of real processes, resumed (make test-slow)
 def test_sigterm_to_a_submitit_local_launcher_stops_its_jobs(tmp_path, subprocess_env):
     """The same through submitit's local executor (one subprocess per job, all at once)."""
     sweep = tmp_path / "sweep"

@@ -65,6 +65,7 @@ def test_slurm_launcher_config_composes():
     assert compose_config(["sweep=lunar_discrete_optuna"]).total_timesteps == 1_000_000
 
 
+@pytest.mark.slow  # four trials in two worker processes (make test-slow)
 def test_optuna_sweep_writes_results(tmp_path, subprocess_env):
     sweep = tmp_path / "sweep"
     a2c_train(["-m", "sweep=cartpole_optuna", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2",
