@@ -188,6 +188,12 @@ def pytest_configure(config: pytest.Config) -> None:
             "the dev extra's pytest (make install).")
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The ``xdist_group`` files first: each is one worker's long serial stretch (a module
+    fixture and every test that reads it), so started last it would be the suite's tail."""
+    items.sort(key=lambda item: item.get_closest_marker("xdist_group") is None)
+
+
 @pytest.fixture(autouse=True)
 def _per_test_timeout():
     """``A2C_TEST_TIMEOUT=SECONDS`` fails a test that runs longer (SIGALRM in the main

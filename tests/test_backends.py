@@ -148,6 +148,7 @@ def test_log_std_floor_sets_the_sampling_std():
                                    rtol=0.03)
 
 
+@pytest.mark.slow  # inductor compiles the whole update: about 25 s of CPU on a cold cache
 def test_compiled_update_equals_eager():
     """One compiled update (forward, GAE in torch, loss, backward, clip, Adam) against
     eager on the same batch; a second update, at another entropy bonus, checks that the step
