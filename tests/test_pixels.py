@@ -116,6 +116,7 @@ def test_atari_training_envs_lose_lives_but_report_whole_games(backend):
     assert steps > 100  # a whole game of five lives, not one life
 
 
+@pytest.mark.slow  # 2 envs x 2400 Atari steps through the Nature CNN: about 14 s of CPU
 def test_pong_training_logs_full_game_scores(tmp_path):
     pytest.importorskip("ale_py")
     m = train_in_process(["env=pong", "num_envs=2", "total_timesteps=2400", "eval.every_steps=0",

@@ -35,7 +35,7 @@ skips frames while a dispatch mode is active).
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Any, Callable, Iterable, Iterator, List, Optional, Protocol, Tuple
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Protocol, Tuple
 
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
@@ -126,49 +126,65 @@ class _Recorder(TorchDispatchMode):
     def __torch_dispatch__(self, func: Any, types: Any, args: Any = (),
                            kwargs: Optional[dict] = None) -> Any:
         kwargs = kwargs or {}
-        name = str(func)
+        name = _op_name(func)
         inputs = [t for t in _tensors(args) + _tensors(kwargs) if t.device.type != "meta"]
+        keys = [_storage(t) for t in inputs]  # once per op: every replay runs this per op
         masked = name.startswith("aten.index") and any(t.dtype == torch.bool
                                                        for t in inputs[1:])
-        if (name in HOST_SYNC_OPS or masked) and not all(_storage(t) in self.allowed
-                                                         for t in inputs):
+        if (name in HOST_SYNC_OPS or masked) and not all(k in self.allowed for k in keys):
             raise GraphContractError(
                 f"{self.what} synchronises with the host inside a CUDA graph ({name}: "
                 ".item(), bool()/int() of a tensor, Python branching on tensor values, or "
                 "a data-dependent shape); keep the decision on the device (torch.where).")
         if name.startswith("aten.lift_fresh"):  # torch.tensor(scalar): a constant made here
-            self.created.update(_storage(t) for t in inputs if t.dim() == 0)
-        for t in inputs:
-            if _storage(t) not in self.created:
-                self.accesses.append(_access(t))
+            self.created.update(k for t, k in zip(inputs, keys, strict=True) if t.dim() == 0)
+        for t, key in zip(inputs, keys, strict=True):
+            if key not in self.created:
+                self.accesses.append(_access(t, key))
                 self.ops.append(name)
         out = func(*args, **kwargs)
-        derived = bool(inputs) and all(_storage(t) in self.allowed for t in inputs)
+        derived = bool(keys) and all(k in self.allowed for k in keys)
+        read = set(keys)
         for t in _tensors(out):
             key = _storage(t)
-            if not any(_storage(i) == key for i in inputs):
+            if key not in read:
                 self.created.add(key)
             if derived:  # e.g. -lr: as host-readable as lr
                 self.allowed.add(key)
         return out
 
 
-def _tensors(tree: Any) -> List[torch.Tensor]:
+#: str(op) by op: the recorder names every op it sees, at every replay.
+_OP_NAMES: Dict[Any, str] = {}
+
+
+def _op_name(func: Any) -> str:
+    name = _OP_NAMES.get(func)
+    if name is None:
+        name = _OP_NAMES[func] = str(func)
+    return name
+
+
+def _tensors(tree: Any, found: Optional[List[torch.Tensor]] = None) -> List[torch.Tensor]:
+    """The tensors in an op's (nested) arguments or outputs, in order."""
+    found = [] if found is None else found
     if isinstance(tree, torch.Tensor):
-        return [tree]
-    if isinstance(tree, (list, tuple)):
-        return [t for item in tree for t in _tensors(item)]
-    if isinstance(tree, dict):
-        return [t for item in tree.values() for t in _tensors(item)]
-    return []
+        found.append(tree)
+    elif isinstance(tree, (list, tuple, dict)):
+        for item in tree.values() if isinstance(tree, dict) else tree:
+            if isinstance(item, torch.Tensor):
+                found.append(item)
+            elif isinstance(item, (list, tuple, dict)):
+                _tensors(item, found)
+    return found
 
 
 def _storage(t: torch.Tensor) -> int:
     return t.untyped_storage().data_ptr()
 
 
-def _access(t: torch.Tensor) -> Access:
-    return (_storage(t), t.storage_offset(), tuple(t.shape), tuple(t.stride()), t.dtype)
+def _access(t: torch.Tensor, storage: int) -> Access:
+    return (storage, t.storage_offset(), tuple(t.shape), tuple(t.stride()), t.dtype)
 
 
 def _describe(access: Access) -> str:
