@@ -36,7 +36,7 @@ def fake_suite(root: Path, steps: Optional[Dict[str, int]] = None, suite: Dict =
                                                                         "seed": seed}))
             (run / "metrics.json").write_text(json.dumps({
                 "status": "completed", "final_eval_mean_return": score, "solved": False,
-                "total_timesteps": (steps or {}).get(task, 1000), "wall_time_s": 1.0,
+                "total_timesteps": (steps or {}).get(task, 1000), "wall_time_s": 60.0 + seed,
                 "seed": seed}))
 
 
@@ -81,6 +81,7 @@ def test_report_iqm_and_ci_equal_rliables_and_use_the_references(tmp_path, monke
         assert float(row["ci_low"]) == pytest.approx(ci[task][0, 0])
         assert float(row["ci_high"]) == pytest.approx(ci[task][1, 0])
         assert float(row["mean"]) == pytest.approx(np.mean(scores))
+        assert (float(row["wall_time_s_min"]), float(row["wall_time_s_max"])) == (60.0, 64.0)
         ref = refs[task]
         assert float(row["normalized_iqm"]) == pytest.approx(
             (point[task][0] - ref.random) / (ref.rl_zoo_a2c - ref.random))

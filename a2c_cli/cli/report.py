@@ -256,10 +256,16 @@ def benchmark(root: Path, groups: List[Group], console: Any, plot: bool) -> None
                          if r.score is not None and r.metrics)
                for task, g in zip(tasks, groups, strict=True) if g.scores}
     bench_rows = st.benchmark_rows(per_task, refs, budgets)
+    walls = {task: [r.metrics["wall_time_s"] for r in g.runs
+                    if r.score is not None and r.metrics]
+             for task, g in zip(tasks, groups, strict=True) if g.scores}
+    for row in bench_rows:
+        row["wall_time_s_min"], row["wall_time_s_max"] = min(walls[row["task"]]), max(
+            walls[row["task"]])
     table = Table(title="benchmark: final 100-episode evaluations; IQM with 95% stratified-"
                         "bootstrap CI (rliable); normalised 0 = random, 1 = rl-zoo A2C")
     for column in ("task", "runs", "mean ± std", "IQM [95% CI]", "agent steps (ours / rl-zoo)",
-                   "random", "rl-zoo A2C", "normalised IQM"):
+                   "random", "rl-zoo A2C", "normalised IQM", "wall time per run (s)"):
         table.add_column(column, justify="left" if column == "task" else "right")
     for r in bench_rows:
         d = score_digits(r["mean"])
@@ -268,7 +274,8 @@ def benchmark(root: Path, groups: List[Group], console: Any, plot: bool) -> None
                       f"{r['iqm']:.{d}f} [{r['ci_low']:.{d}f}, {r['ci_high']:.{d}f}]",
                       f"{r['agent_steps']:,}{ref_steps}",
                       _num(r["random"], d), _num(r["rl_zoo_a2c"], d),
-                      _num(r["normalized_iqm"], 2))
+                      _num(r["normalized_iqm"], 2),
+                      f"{r['wall_time_s_min']:.0f}-{r['wall_time_s_max']:.0f}")
     console.print(table)
     for r in bench_rows:
         if r["rl_zoo_steps"] is not None and not r["within_budget"]:
