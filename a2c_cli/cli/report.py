@@ -252,16 +252,13 @@ def benchmark(root: Path, groups: List[Group], console: Any, plot: bool) -> None
     per_task = {task: g.scores for task, g in zip(tasks, groups, strict=True) if g.scores}
     if not per_task:
         return
-    budgets = {task: max(r.metrics["total_timesteps"] for r in g.runs
-                         if r.score is not None and r.metrics)
-               for task, g in zip(tasks, groups, strict=True) if g.scores}
+    scored = {task: [r.metrics for r in g.runs if r.score is not None and r.metrics]
+              for task, g in zip(tasks, groups, strict=True) if g.scores}
+    budgets = {task: max(m["total_timesteps"] for m in ms) for task, ms in scored.items()}
     bench_rows = st.benchmark_rows(per_task, refs, budgets)
-    walls = {task: [r.metrics["wall_time_s"] for r in g.runs
-                    if r.score is not None and r.metrics]
-             for task, g in zip(tasks, groups, strict=True) if g.scores}
     for row in bench_rows:
-        row["wall_time_s_min"], row["wall_time_s_max"] = min(walls[row["task"]]), max(
-            walls[row["task"]])
+        walls = [m["wall_time_s"] for m in scored[row["task"]]]
+        row["wall_time_s_min"], row["wall_time_s_max"] = min(walls), max(walls)
     table = Table(title="benchmark: final 100-episode evaluations; IQM with 95% stratified-"
                         "bootstrap CI (rliable); normalised 0 = random, 1 = rl-zoo A2C")
     for column in ("task", "runs", "mean ± std", "IQM [95% CI]", "agent steps (ours / rl-zoo)",
