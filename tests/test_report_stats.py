@@ -159,3 +159,17 @@ def test_small_scores_keep_three_decimals_in_the_tables():
 
     assert score_digits(0.722) == 3 and score_digits(-4.5) == 3
     assert score_digits(239.8) == 1 and score_digits(-105.5) == 1
+
+
+def test_profile_axis_is_not_stretched_by_one_task_with_a_near_random_reference():
+    """MuJoCo's suite: Ant normalises to ~200-350 (rl-zoo's A2C barely beats random); the
+    axis must still show where the other tasks' runs cross 1-5."""
+    others = np.array([0.8, 1.2, 1.4, 1.5, 1.7, 2.5, 3.6, 5.2] * 3)
+    matrix = np.concatenate([others, [240.0, 235.0, 350.0, 200.0, 230.0]])
+    taus = st.profile_taus(matrix)
+    assert 5.2 <= taus[-1] < 20.0
+    assert taus[0] == 0.0 and len(taus) == 81
+    # Without an outlier the axis reaches the best run, and never ends below 2.
+    assert taus[-1] != st.profile_taus(others)[-1]
+    assert st.profile_taus(others)[-1] == pytest.approx(5.2 * 1.05)
+    assert st.profile_taus(np.array([0.9, 1.0, 1.1]))[-1] == 2.0

@@ -102,6 +102,15 @@ def aggregate(per_task: Mapping[str, np.ndarray], refs: Mapping[str, Reference]
     return np.stack(columns, axis=1), tasks
 
 
+def profile_taus(normalized: np.ndarray) -> np.ndarray:
+    """The profile's thresholds: 0 to the best run, but no further than twice the upper
+    quartile, so that one task with a near-random reference (Ant: hundreds) cannot squash
+    every other task's runs into the first tick; at least 0 to 2."""
+    scores = np.asarray(normalized, dtype=float)
+    upper = min(float(scores.max()) * 1.05, 2.0 * float(np.percentile(scores, 75)))
+    return np.linspace(0.0, max(2.0, upper), 81)
+
+
 def plot_profile(path: Path, normalized: np.ndarray, label: str = "a2c-cli") -> None:
     """Performance profile: the fraction of runs (all tasks) scoring above tau, with its 95%
     bootstrap band; tau in units of rl-zoo's A2C (1)."""
@@ -109,7 +118,7 @@ def plot_profile(path: Path, normalized: np.ndarray, label: str = "a2c-cli") -> 
     from matplotlib.figure import Figure
     from rliable import library, plot_utils
 
-    taus = np.linspace(0.0, max(2.0, float(normalized.max()) * 1.05), 81)
+    taus = profile_taus(normalized)
     with _seeded(SEED):
         profiles, cis = library.create_performance_profile({label: normalized}, taus,
                                                            reps=2_000)
